@@ -1,0 +1,21 @@
+"""The run store: a run directory per training run (docs/contracts.md §2)."""
+from unipo.runs.discovery import list_runs
+from unipo.runs.errors import RunFormatError, StepNotFoundError
+from unipo.runs.reader import RunReader
+from unipo.runs.record import StepRecord
+from unipo.runs.schema import FORMAT
+from unipo.runs.writer import RunWriter
+
+__all__ = [
+    "FORMAT", "RunFormatError", "RunReader", "RunWriter", "StepNotFoundError", "StepRecord", "list_runs",
+    "export_canonical", "import_canonical",
+]
+
+
+def __getattr__(name: str):
+    # Canonical import/export load lazily: the engine and server do not need them.
+    if name in ("export_canonical", "import_canonical"):
+        from unipo.runs import canonical
+
+        return getattr(canonical, name)
+    raise AttributeError(name)

@@ -1,0 +1,47 @@
+"""Collecting every problem found in an imported file, each with its location."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from unipo.errors import UnipoError
+
+MAX_LISTED = 20
+
+
+class Problems:
+    def __init__(self, file_name: str):
+        self.file_name = file_name
+        self.messages: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.messages.append(f"{where}: {message}")
+
+    def __bool__(self) -> bool:
+        return bool(self.messages)
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def error(self) -> UnipoError:
+        listed = "\n  ".join(self.messages[:MAX_LISTED])
+        more = len(self.messages) - MAX_LISTED
+        tail = f"\n  ... and {more} more" if more > 0 else ""
+        count = f"{len(self.messages)} problem{'s' if len(self.messages) != 1 else ''}"
+        return UnipoError(f"{self.file_name}: {count} in canonical log, nothing imported:\n  {listed}{tail}")
+
+
+def shown(value: Any) -> str:
+    """A short rendering of an offending value for an error message."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def kind(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "a number"
+    return names.get(type(value), type(value).__name__)

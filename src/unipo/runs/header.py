@@ -1,0 +1,33 @@
+"""run.json: the run's header, read and validated."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from unipo.runs.errors import RunFormatError
+from unipo.runs.schema import FORMAT, STATUSES
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunFormatError(f"{path}: missing (not a UNIPO run directory)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunFormatError(f"{path}: cannot be read ({exc})") from None
+    try:
+        header = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RunFormatError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    validate_header(header, path)
+    return header
+
+
+def validate_header(header: Any, path: Path | str) -> None:
+    if not isinstance(header, dict):
+        raise RunFormatError(f"{path}: expected a JSON object, got {type(header).__name__}")
+    if header.get("format") != FORMAT:
+        raise RunFormatError(f"{path}: format: expected {FORMAT!r}, got {header.get('format')!r}")
+    if header.get("status") not in STATUSES:
+        raise RunFormatError(f"{path}: status: expected one of {', '.join(STATUSES)}, got {header.get('status')!r}")

@@ -1,0 +1,151 @@
+"""RunWriter: the one place that writes a run directory (engine, integrations, importers)."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Mapping
+
+import pyarrow as pa
+
+from unipo import __version__
+from unipo.errors import UnipoError
+from unipo.runs.atomic import write_json_atomically
+from unipo.runs.header import read_header
+from unipo.runs.metrics_log import append_line, keep_steps_up_to, metrics_line, repair_torn_tail
+from unipo.runs.record import StepRecord
+from unipo.runs.schema import (
+    CHECKPOINTS_DIR, FORMAT, METRICS_JSONL, RUN_JSON, STATUSES, STEPS_DIR, TMP_SUFFIX, step_number, step_path,
+)
+from unipo.runs.step_file import write_step_file
+
+
+class RunWriter:
+    """Appends steps and metrics to a run directory. Not thread-safe; one writer per run."""
+
+    def __init__(self, path: Path, header: dict[str, Any]):
+        # Use RunWriter.create() or RunWriter.open_for_resume().
+        self.path = path
+        self._header = header
+
+    # -- opening --------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | os.PathLike, header: Mapping[str, Any], *, exist_ok: bool = False) -> "RunWriter":
+        """Start a new run. The header gets format/name/created/status/versions filled if absent.
+
+        exist_ok=True replaces an existing run directory's contents (steps, metrics, run.json).
+        """
+        path = Path(path)
+        if (path / RUN_JSON).exists() and not exist_ok:
+            raise UnipoError(f"{path}: a run already exists here (choose another --out or remove it)")
+        if path.exists() and not path.is_dir():
+            raise UnipoError(f"{path}: exists and is not a directory")
+        full = _complete_header(dict(header), path)
+        _check_json(full, path / RUN_JSON)
+        if exist_ok:
+            shutil.rmtree(path / STEPS_DIR, ignore_errors=True)
+            (path / METRICS_JSONL).unlink(missing_ok=True)
+        (path / STEPS_DIR).mkdir(parents=True, exist_ok=True)
+        (path / CHECKPOINTS_DIR).mkdir(exist_ok=True)
+        (path / METRICS_JSONL).touch()
+        write_json_atomically(path / RUN_JSON, full)
+        return cls(path, full)
+
+    @classmethod
+    def open_for_resume(cls, path: str | os.PathLike) -> "RunWriter":
+        """Continue a run: status back to running, a torn metrics line and leftover temp files removed.
+
+        Call truncate_after(checkpoint_step) next so that steps past the checkpoint are dropped.
+        """
+        path = Path(path)
+        header = read_header(path / RUN_JSON)
+        repair_torn_tail(path / METRICS_JSONL)
+        (path / STEPS_DIR).mkdir(exist_ok=True)
+        for leftover in (path / STEPS_DIR).glob("*" + TMP_SUFFIX):
+            leftover.unlink(missing_ok=True)
+        writer = cls(path, header)
+        writer.set_status("running")
+        return writer
+
+    # -- writing --------------------------------------------------------------------------------
+    @property
+    def header(self) -> dict[str, Any]:
+        return dict(self._header)
+
+    def write_step(self, step: int, record: StepRecord | pa.Table) -> None:
+        """Write the token rows of one update; visible to readers only once complete."""
+        step = _check_step(step)
+        table = record if isinstance(record, pa.Table) else record.to_table(step)
+        write_step_file(step_path(self.path, step), table)
+
+    def append_metrics(self, step: int, metrics: Mapping[str, Any]) -> None:
+        append_line(self.path / METRICS_JSONL, metrics_line(_check_step(step), metrics))
+
+    def write_update(self, step: int, record: StepRecord | pa.Table, metrics: Mapping[str, Any]) -> None:
+        """Step file first, then its metrics line: a reader that sees the line can read the step."""
+        line = metrics_line(_check_step(step), metrics)  # validate before writing anything
+        self.write_step(step, record)
+        append_line(self.path / METRICS_JSONL, line)
+
+    def set_status(self, status: str) -> None:
+        if status not in STATUSES:
+            raise UnipoError(f"status: expected one of {', '.join(STATUSES)}, got {status!r}")
+        self._header["status"] = status
+        self._header["updated"] = _now()
+        write_json_atomically(self.path / RUN_JSON, self._header)
+
+    def update_header(self, **fields: Any) -> None:
+        """Add or replace header keys (e.g. final config) and rewrite run.json atomically."""
+        candidate = {**self._header, **fields}
+        _check_json(candidate, self.path / RUN_JSON)
+        self._header = candidate
+        write_json_atomically(self.path / RUN_JSON, self._header)
+
+    def truncate_after(self, step: int) -> None:
+        """Drop step files and metrics lines of steps > step (resume from a checkpoint at step)."""
+        step = int(step)
+        for file in (self.path / STEPS_DIR).iterdir():
+            number = step_number(file.name)
+            if number is not None and number > step:
+                file.unlink(missing_ok=True)
+        keep_steps_up_to(self.path / METRICS_JSONL, step)
+
+    def close(self, status: str = "finished") -> None:
+        self.set_status(status)
+
+    def __enter__(self) -> "RunWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.set_status("failed" if exc_type else "finished")
+
+
+def _complete_header(header: dict[str, Any], path: Path) -> dict[str, Any]:
+    header.setdefault("name", path.resolve().name)
+    header.setdefault("created", _now())
+    header.setdefault("versions", {"unipo": __version__, "pyarrow": pa.__version__})
+    header["format"] = FORMAT
+    header["status"] = "running"
+    return header
+
+
+def _check_json(header: Mapping[str, Any], where: Path) -> None:
+    try:
+        json.dumps(header, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise UnipoError(f"{where}: header is not JSON-serialisable ({exc})") from None
+
+
+def _check_step(step: Any) -> int:
+    if isinstance(step, bool) or not isinstance(step, int) and not hasattr(step, "__index__"):
+        raise UnipoError(f"step: expected an integer, got {step!r}")
+    step = int(step)
+    if step < 0:
+        raise UnipoError(f"step: expected a non-negative integer, got {step}")
+    return step
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,32 @@
+"""Derived float columns are stored as residuals against a prediction, and read back bit for bit."""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from unipo.runs import RunReader, RunWriter
+from unipo.runs.prediction import recipes_of
+
+
+def test_derived_columns_are_predicted_and_exact(run_path, fake_record):
+    record = fake_record(n=8, t=40, seed=9, group_size=4)
+    logprob = np.asarray(record.logprob, np.float32)
+    record.old_logprob = logprob.copy()
+    kl = np.asarray(record.terms["kl"], np.float32)
+    penalty = np.float32(0.04) * kl
+    penalty[0, :3] = [1.5, -0.0, 7.25]  # a few rows the prediction misses must survive too
+    record.terms = {**record.terms, "kl": kl, "kl_penalty": penalty}
+    RunWriter.create(run_path, {}).write_step(1, record)
+
+    recipes = recipes_of(pq.read_schema(run_path / "steps" / "step-000001.parquet"))
+    assert recipes["old_logprob"] == ["copy", "logprob"]
+    assert recipes["kl_penalty"][:2] == ["scale", "kl"]
+
+    table = RunReader(run_path).step(1)
+    mask = np.asarray(record.mask, bool)
+    for column, expected in (("old_logprob", logprob), ("kl_penalty", penalty)):
+        stored = table.column(column).to_numpy().astype(np.float32)
+        assert stored.dtype == np.float32
+        np.testing.assert_array_equal(stored.view(np.uint32), expected[mask].view(np.uint32))
+    one = RunReader(run_path).response(1, 0).column("kl_penalty").to_pylist()
+    assert one[:3] == [1.5, -0.0, 7.25]
