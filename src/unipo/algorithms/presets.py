@@ -1,0 +1,59 @@
+"""Named presets: each is a one-line summary plus the hyper-parameters that differ from the defaults."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PresetInfo:
+    name: str
+    summary: str
+
+
+_DAPO = {
+    "loss_aggregation": "token-mean", "epsilon": 0.2, "epsilon_high": 0.28, "mask_truncated_completions": True,
+}
+
+PRESETS: dict[str, tuple[str, dict]] = {
+    "reinforce": ("REINFORCE with a batch-mean baseline: −(R − b)·Σ log π per response, no ratio, no clip.", {
+        "importance_sampling_level": "none", "clip_mode": "none", "advantage_estimator": "reinforce",
+        "loss_aggregation": "seq-mean-token-sum"}),
+    "rloo": ("RLOO: leave-one-out baseline, PPO clip, k1 KL in the reward, token-mean.", {
+        "advantage_estimator": "rloo", "loss_aggregation": "token-mean", "kl_estimator": "k1", "kl_coef": 0.05}),
+    "reinforce_pp": ("REINFORCE++: token returns incl. k1 KL reward, whitened over the batch, PPO clip.", {
+        "advantage_estimator": "reinforce_pp", "normalize_advantages": True, "loss_aggregation": "token-mean",
+        "kl_estimator": "k1", "kl_coef": 0.01}),
+    "ppo": ("PPO: GAE with a critic, PPO clip, k1 KL in the reward, entropy bonus, clipped value loss.", {
+        "advantage_estimator": "gae", "gamma": 1.0, "lam": 0.95, "normalize_advantages": True,
+        "loss_aggregation": "token-mean", "kl_estimator": "k1", "kl_coef": 0.05, "entropy_coef": 0.001}),
+    "grpo": ("GRPO (DeepSeekMath): group z-score advantages, ε = 0.2, k3 KL in the loss (β = 0.04), per-sequence mean.", {
+        "advantage_estimator": "group_norm", "scale_rewards": "group", "loss_aggregation": "seq-mean-token-mean",
+        "kl_estimator": "k3", "beta": 0.04}),
+    "dapo": ("DAPO: clip-higher (0.2 / 0.28), token-mean over the global batch, no KL, truncated responses dropped.", dict(_DAPO)),
+    "dr_grpo": ("Dr. GRPO: no std division, constant normaliser Σ/(N·L_max): no length or difficulty bias.", {
+        "scale_rewards": "none", "loss_aggregation": "seq-mean-token-sum-norm"}),
+    "bnpo": ("BNPO (TRL naming): GRPO advantages with a token-mean over the local micro-batch.", {
+        "loss_aggregation": "token-mean-local"}),
+    "gspo": ("GSPO: sequence-level geometric-mean ratio, tiny clip range (3e-4 / 4e-4), per-sequence mean.", {
+        "importance_sampling_level": "sequence", "epsilon": 3e-4, "epsilon_high": 4e-4,
+        "loss_aggregation": "seq-mean-token-mean"}),
+    "cispo": ("CISPO: REINFORCE term weighted by the truncated, stop-gradient ratio sg(min(r, 5)); token-mean.", {
+        "clip_mode": "cispo", "epsilon_high": 5.0, "loss_aggregation": "token-mean"}),
+    "sapo": ("SAPO: a smooth sigmoid gate on the ratio instead of a hard clip; per-sequence mean.", {
+        "clip_mode": "sapo", "loss_aggregation": "seq-mean-token-mean"}),
+    "gpg": ("GPG: plain policy gradient with α(R − mean_g) advantages, no ratio, no clip, token-mean.", {
+        "importance_sampling_level": "none", "clip_mode": "none", "advantage_estimator": "gpg",
+        "loss_aggregation": "token-mean"}),
+    "high_entropy": ("80/20: DAPO where only the top-20% highest-entropy tokens carry the policy gradient.", {
+        **_DAPO, "top_entropy_quantile": 0.2}),
+}
+
+
+def preset_overrides(name: str) -> dict:
+    if name not in PRESETS:
+        raise ValueError(f"unknown algorithm preset {name!r}; valid: {', '.join(PRESETS)}")
+    return dict(PRESETS[name][1])
+
+
+def list_presets() -> list[PresetInfo]:
+    return [PresetInfo(name, summary) for name, (summary, _) in PRESETS.items()]

@@ -1,0 +1,76 @@
+"""Drive TRL 1.16's own GRPOTrainer._compute_loss on given tensors (no model, no accelerator).
+
+A bare trainer is built with __new__ and only the attributes _compute_loss reads; the model forward
+is replaced by a function returning our log-prob tensor, so TRL's loss and its gradient w.r.t.
+those log-probs can be compared with ours.
+"""
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+trl_grpo = pytest.importorskip("trl.trainer.grpo_trainer")
+sys.modules.pop("transformers", None)  # trl swaps sys.modules["transformers"]; restore a clean import
+import transformers  # noqa: E402,F401
+
+
+class _SingleProcessAccelerator:
+    num_processes = 1
+
+    def gather(self, x):
+        return x
+
+    def gather_for_metrics(self, x):
+        return x
+
+    def reduce(self, x, reduction="sum"):
+        return x
+
+    def pad_across_processes(self, x, dim=0, pad_index=0):
+        return x
+
+
+def trl_loss(*, loss_type, logprobs, old_logprobs, mask, advantages, ref_logprobs=None, entropies=None,
+             beta=0.0, epsilon=0.2, epsilon_high=None, delta=None, importance_sampling_level="token",
+             top_entropy_quantile=1.0, max_completion_length=None, num_items_in_batch=None,
+             sapo_temperature_pos=1.0, sapo_temperature_neg=1.05):
+    """Return (loss, metrics) from TRL's _compute_loss; `logprobs` must require grad."""
+    trainer = trl_grpo.GRPOTrainer.__new__(trl_grpo.GRPOTrainer)
+    trainer.args = SimpleNamespace(use_bias_correction_kl=False, delta=delta, steps_per_generation=1,
+                                   sapo_temperature_pos=sapo_temperature_pos,
+                                   sapo_temperature_neg=sapo_temperature_neg)
+    trainer.loss_type = loss_type
+    trainer.beta = beta
+    trainer.epsilon_low = epsilon
+    trainer.epsilon_high = epsilon if epsilon_high is None else epsilon_high
+    trainer.importance_sampling_level = importance_sampling_level
+    trainer.top_entropy_quantile = top_entropy_quantile
+    trainer.off_policy_mask_threshold = None
+    trainer.use_vllm = False
+    trainer.aux_loss_enabled = False
+    trainer._entropy_bonus_enabled = False
+    trainer.max_completion_length = max_completion_length
+    trainer.current_gradient_accumulation_steps = 1
+    trainer.model = SimpleNamespace(training=True)
+    trainer.accelerator = _SingleProcessAccelerator()
+    trainer._metrics = {"train": defaultdict(list), "eval": defaultdict(list)}
+    if entropies is None:
+        entropies = torch.zeros_like(logprobs.detach())
+    trainer._get_per_token_logps_and_entropies = lambda *args, **kwargs: (logprobs, entropies, None)
+    n, t = logprobs.shape
+    inputs = {
+        "prompt_ids": torch.zeros(n, 1, dtype=torch.long), "prompt_mask": torch.ones(n, 1, dtype=torch.long),
+        "completion_ids": torch.zeros(n, t, dtype=torch.long), "completion_mask": mask.long(),
+        "advantages": advantages, "old_per_token_logps": old_logprobs,
+        "num_items_in_batch": torch.as_tensor(mask.sum() if num_items_in_batch is None else num_items_in_batch,
+                                              dtype=logprobs.dtype),
+    }
+    if ref_logprobs is not None:
+        inputs["ref_per_token_logps"] = ref_logprobs
+    loss = trainer._compute_loss(None, inputs)
+    metrics = {k: v[-1] for k, v in trainer._metrics["train"].items()}
+    return loss, metrics
