@@ -1,0 +1,89 @@
+"""Engine costs measured in one run: step time with capture on vs off, bytes per stored token, and
+sampling with our KV-cache loop vs `model.generate`.
+
+    .venv/bin/python benchmarks/bench_engine.py [--model DIR] [--steps 8]
+
+Without --model it uses the tiny architecture with random weights (same shapes, same cost per token).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from unipo.algorithms import get_preset
+from unipo.engine import TrainConfig, Trainer
+from unipo.engine.policy import Policy
+from unipo.models.tiny import build_tiny_model
+from unipo.tasks import get_task
+
+
+def load(model_dir: str | None):
+    if model_dir is None:
+        return build_tiny_model(seed=0)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    return AutoModelForCausalLM.from_pretrained(model_dir).eval(), AutoTokenizer.from_pretrained(model_dir)
+
+
+def train_seconds(model_dir, out: Path, capture: bool, steps: int) -> tuple[float, Path]:
+    model, tokenizer = load(model_dir)
+    config = TrainConfig(algo="grpo", task="arithmetic", steps=steps, prompts_per_step=8, group_size=8, epochs=2,
+                         minibatches=2, max_new_tokens=24, eval_prompts=0, checkpoint_every=0, capture=capture)
+    trainer = Trainer(config, out, algo=get_preset("grpo"), task=get_task("arithmetic"), model=model,
+                      tokenizer=tokenizer)
+    return trainer.run().wall_seconds, out
+
+
+def generation_seconds(model_dir, repeats: int = 3) -> tuple[float, float]:
+    model, tokenizer = load(model_dir)
+    policy = Policy(model, tokenizer)
+    prompts = [p.prompt for p in get_task("arithmetic").prompts("train", 8, seed=0)] * 8
+    ids = tokenizer(prompts)["input_ids"]
+    ours, theirs = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        policy.generate(ids, max_new_tokens=24, generator=torch.Generator().manual_seed(0))
+        ours.append(time.perf_counter() - start)
+        batch = tokenizer(prompts, return_tensors="pt", padding=True)
+        start = time.perf_counter()
+        with torch.no_grad():
+            model.generate(**batch, max_new_tokens=24, do_sample=True, top_k=0, top_p=1.0,
+                           pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        theirs.append(time.perf_counter() - start)
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default=None, help="saved model directory (default: random tiny model)")
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (both sides)")
+    args = parser.parse_args()
+    import torch
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        on, off = [], []
+        for repeat in range(args.repeats):  # interleaved so machine load hits both alike
+            off.append(train_seconds(args.model, Path(tmp) / f"off{repeat}", False, args.steps)[0])
+            seconds, run = train_seconds(args.model, Path(tmp) / f"on{repeat}", True, args.steps)
+            on.append(seconds)
+        files = sorted((run / "steps").glob("step-*.parquet"))
+        import pyarrow.parquet as pq
+        tokens = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        size = sum(f.stat().st_size for f in files)
+    ours, theirs = generation_seconds(args.model)
+    print(f"updates per run: {args.steps} (8 prompts x 8 completions, 2 epochs x 2 mini-batches, 24 new tokens)")
+    print(f"step time capture off: {min(off) / args.steps * 1000:.1f} ms   on: {min(on) / args.steps * 1000:.1f} ms")
+    print(f"capture on/off ratio (best of {args.repeats}): {min(on) / min(off):.3f}   (goal <= 1.05)")
+    print(f"stored: {tokens} token rows in {size} bytes = {size / max(tokens, 1):.1f} bytes per token")
+    print(f"sampling 64 x 24 tokens: KV-cache loop {ours * 1000:.0f} ms, model.generate {theirs * 1000:.0f} ms "
+          f"(generate/loop = {theirs / ours:.2f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""One optimizer update on one mini-batch of a rollout. The loss is the algorithm's; nothing is added here
+except the algorithm's own value loss when it has a critic."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from unipo.engine.config import TrainConfig
+from unipo.engine.minibatches import MiniBatch
+from unipo.engine.policy import Policy
+from unipo.engine.rollout import Rollout
+
+
+@dataclass
+class UpdateResult:
+    rows: torch.Tensor                    # [n] rollout rows of this mini-batch, in step order
+    logprobs: torch.Tensor                # [n, T] detached
+    old_logprobs: torch.Tensor            # [n, T] as the objective saw them
+    entropies: torch.Tensor               # [n, T] detached
+    values: torch.Tensor | None           # [n, T] the critic's current values (detached)
+    terms: dict[str, torch.Tensor]        # out.terms (+ value-loss terms)
+    objective_metrics: dict[str, float]
+    loss: float
+    policy_loss: float
+    value_loss: float | None
+    grad_norm: float
+
+
+def _rows(rollout_tensor: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
+    return None if rollout_tensor is None else rollout_tensor.index_select(0, rows)
+
+
+def _trim(tensor: torch.Tensor | None, width: int) -> torch.Tensor | None:
+    return None if tensor is None or tensor.dim() < 2 else tensor[:, :width]
+
+
+def run_update(policy: Policy, algo, optimizer: torch.optim.Optimizer, rollout: Rollout, batch: MiniBatch,
+               config: TrainConfig, first_of_rollout: bool) -> UpdateResult:
+    rows = torch.tensor(batch.responses, dtype=torch.long)
+    mask_full = rollout.mask.index_select(0, rows)
+    # Only as wide as the longest completion of this mini-batch: shorter forwards, same values.
+    width = int(mask_full.sum(0).nonzero().max()) + 1 if bool(mask_full.any()) else 1
+    mask = mask_full[:, :width]
+    completion_ids = rollout.completion_ids.index_select(0, rows)[:, :width]
+    prompt_ids = [rollout.prompt_ids[i] for i in batch.responses]
+
+    scores = policy.score_completions(prompt_ids, completion_ids, mask, temperature=config.temperature,
+                                      with_entropy=True, with_values=bool(algo.uses_values))
+    if first_of_rollout:
+        # The policy has not moved since the rollout was scored, so old == current; the rollout-time
+        # values differ from these only by the float noise of another batch shape. Using the detached
+        # current log-probs makes r ≡ 1 exactly on this update, as TRL does.
+        old_logprobs = scores.logprobs.detach()
+    else:
+        old_logprobs = _trim(_rows(rollout.old_logprobs, rows), width)
+    advantages = _rows(rollout.advantages, rows)
+    if advantages.dim() == 2:
+        advantages = advantages[:, :width]
+    ref_logprobs = _trim(_rows(rollout.ref_logprobs, rows), width)
+
+    out = algo.objective(scores.logprobs, old_logprobs, mask, advantages=advantages,
+                         ref_logprobs=ref_logprobs, entropies=scores.entropies,
+                         truncated=rollout.truncated.index_select(0, rows))
+    loss = out.loss
+    terms = {name: value.detach() for name, value in out.terms.items()}
+    value_loss = None
+    if algo.uses_values:
+        old_values = _trim(_rows(rollout.values, rows), width)
+        returns = _trim(_rows(rollout.returns, rows), width)
+        critic_loss, value_terms = algo.value_loss(scores.values, old_values, returns, mask)
+        loss = loss + critic_loss
+        value_loss = float(critic_loss.detach())
+        for name, value in (value_terms or {}).items():
+            terms.setdefault(name if name.startswith("value") else f"value_{name}", value.detach())
+
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    grad_norm = torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
+    optimizer.step()
+    return UpdateResult(
+        rows=rows,
+        logprobs=scores.logprobs.detach(),
+        old_logprobs=old_logprobs.detach(),
+        entropies=scores.entropies.detach(),
+        values=None if scores.values is None else scores.values.detach(),
+        terms=terms,
+        objective_metrics={k: float(v) for k, v in (out.metrics or {}).items()},
+        loss=float(loss.detach()),
+        policy_loss=float(out.loss.detach()),
+        value_loss=value_loss,
+        grad_norm=float(grad_norm),
+    )
