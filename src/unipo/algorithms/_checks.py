@@ -24,7 +24,7 @@ def require_shape(name: str, value: torch.Tensor, shape: tuple[int, ...], like: 
 
 def require_finite(name: str, value: torch.Tensor) -> None:
     # Fast path: one reduction; a non-finite sum (NaN/Inf present, or overflow) triggers the exact check.
-    if not value.is_floating_point() or bool(torch.isfinite(value.sum())):
+    if not value.is_floating_point() or bool(torch.isfinite(value.detach().sum())):
         return
     if not bool(torch.isfinite(value).all()):
         bad = (~torch.isfinite(value)).nonzero()
@@ -35,10 +35,34 @@ def require_finite(name: str, value: torch.Tensor) -> None:
         )
 
 
-def token_tensor(name: str, value, shape: tuple[int, ...], like: str = "logprobs") -> torch.Tensor:
-    """A finite [N, T] float tensor with the shape of `like`."""
+def require_all_finite(named: list[tuple[str, torch.Tensor]]) -> None:
+    """require_finite for several tensors with one reduction each and a single host sync.
+
+    The per-tensor sums are added into one scalar: a NaN/Inf anywhere (or an overflow) makes it
+    non-finite, and only then are the tensors checked one by one, in order, so the error raised
+    is exactly the one the sequential checks would raise.
+    """
+    total = None
+    for _, value in named:
+        if value.is_floating_point():
+            s = value.detach().sum()
+            total = s if total is None else total + s
+    if total is None or bool(torch.isfinite(total)):
+        return
+    for name, value in named:
+        require_finite(name, value)
+
+
+def token_shape(name: str, value, shape: tuple[int, ...], like: str = "logprobs") -> torch.Tensor:
+    """An [N, T] tensor with the shape of `like` (values not checked)."""
     require_tensor(name, value, dims=(2,))
     require_shape(name, value, shape, like)
+    return value
+
+
+def token_tensor(name: str, value, shape: tuple[int, ...], like: str = "logprobs") -> torch.Tensor:
+    """A finite [N, T] float tensor with the shape of `like`."""
+    token_shape(name, value, shape, like)
     require_finite(name, value)
     return value
 
@@ -52,10 +76,23 @@ def mask_tensor(mask, shape: tuple[int, ...], like: str = "logprobs") -> torch.T
     return mask.bool()
 
 
-def response_tensor(name: str, value, n: int) -> torch.Tensor:
-    """A finite [N] tensor, one value per response."""
+def mask_weights(mask, shape: tuple[int, ...], dtype: torch.dtype, like: str = "logprobs") -> torch.Tensor:
+    """mask_tensor(), returned as 0/1 values of `dtype` (the mask's own memory reinterpreted when it is bool:
+    a bool→float cast is several times slower than the same-size uint8→float one)."""
+    mask = mask_tensor(mask, shape, like)
+    return mask.view(torch.uint8).to(dtype)
+
+
+def response_shape(name: str, value, n: int) -> torch.Tensor:
+    """An [N] tensor, one value per response (values not checked)."""
     require_tensor(name, value, dims=(1,))
     if value.shape[0] != n:
         raise ValueError(f"{name}: expected {n} values (one per response), got {value.shape[0]}")
+    return value
+
+
+def response_tensor(name: str, value, n: int) -> torch.Tensor:
+    """A finite [N] tensor, one value per response."""
+    response_shape(name, value, n)
     require_finite(name, value)
     return value
