@@ -1,0 +1,27 @@
+"""`unipo serve RUNS…`: browse run directories (live while they train) in the web app."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "serve",
+        help="open runs in the web app (read-only; live while training)",
+        description="Serve run directories, or folders of runs, to the UNIPO web app. "
+                    "New runs appearing in a given folder show up without a restart.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="RUNS_DIR_OR_RUN",
+                        help="a run directory or a folder holding run directories")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from unipo.server import serve
+
+    serve(args.paths, host=args.host, port=args.port, open_browser=not args.no_browser)
+    return 0

@@ -1,0 +1,90 @@
+"""Which runs the server may read: run ids map to directories found under the paths it was given.
+
+A run id is looked up here and never joined into a path, so a request cannot name a directory the
+user did not hand to `unipo serve`. Folders are re-scanned (throttled) so that runs created after
+the server started appear.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from unipo.errors import UnipoError
+from unipo.runs import RunFormatError, RunReader, list_runs
+from unipo.runs.schema import METRICS_JSONL, RUN_JSON
+from unipo.server.errors import not_found
+from unipo.server.metrics_store import MetricsColumns
+
+RESCAN_INTERVAL_S = 1.0
+
+
+@dataclass
+class RunEntry:
+    id: str
+    path: Path           # resolved: every file the server reads for this run must lie inside it
+    reader: RunReader
+    metrics: MetricsColumns
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class RunRegistry:
+    def __init__(self, paths, *, rescan_interval_s: float = RESCAN_INTERVAL_S):
+        self.roots: list[Path] = []
+        for raw in paths:
+            path = Path(raw).expanduser()
+            if not path.is_dir():
+                raise UnipoError(f"{raw}: not a directory (give a run directory or a folder of runs)")
+            self.roots.append(path.resolve())
+        self.rescan_interval_s = rescan_interval_s
+        self._by_id: dict[str, RunEntry] = {}
+        self._id_of_path: dict[Path, str] = {}
+        self._last_scan = -float("inf")
+        self._lock = threading.Lock()
+        self.scan(force=True)
+
+    def scan(self, *, force: bool = False) -> None:
+        """Register run directories that appeared since the last scan (at most once a rescan interval)."""
+        with self._lock:
+            now = time.monotonic()
+            if not force and now - self._last_scan < self.rescan_interval_s:
+                return
+            self._last_scan = now
+            for root in self.roots:
+                for run_path in list_runs(root):
+                    self._register(run_path.resolve())
+
+    def _register(self, run_path: Path) -> None:
+        if run_path in self._id_of_path:
+            return
+        try:
+            reader = RunReader(run_path)
+        except RunFormatError:
+            return  # run.json not (yet) valid: a run being created, or not ours; retried next scan
+        run_id = _unique_id(run_path.name, self._by_id)
+        self._by_id[run_id] = RunEntry(run_id, run_path, reader, MetricsColumns(run_path / METRICS_JSONL))
+        self._id_of_path[run_path] = run_id
+
+    def entries(self) -> list[RunEntry]:
+        self.scan()
+        return [entry for entry in list(self._by_id.values()) if (entry.path / RUN_JSON).exists()]
+
+    def get(self, run_id: str) -> RunEntry:
+        entry = self._by_id.get(run_id)
+        if entry is None:
+            self.scan()
+            entry = self._by_id.get(run_id)
+        if entry is None:
+            raise not_found(f"no run with id {run_id!r} (see /api/runs)")
+        return entry
+
+
+def _unique_id(name: str, taken: dict) -> str:
+    # Two given folders may each hold a run called "grpo": the second becomes "grpo-2".
+    if name not in taken:
+        return name
+    suffix = 2
+    while f"{name}-{suffix}" in taken:
+        suffix += 1
+    return f"{name}-{suffix}"

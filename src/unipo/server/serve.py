@@ -1,0 +1,93 @@
+"""serve(): run the app with uvicorn on a socket bound up front (a busy port is a one-line error)."""
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+import webbrowser
+
+import uvicorn
+
+from unipo.errors import UnipoError
+from unipo.server.app import create_app
+from unipo.server.host_check import allowed_hosts_for
+from unipo.server.memory_tuning import tune_allocators
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    if not 0 <= port <= 65535:
+        raise UnipoError(f"--port: expected 0..65535, got {port}")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Lets a restarted server reuse a port whose old connections linger in TIME_WAIT; Linux still
+    # refuses the bind while another process listens there.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UnipoError(f"port {port} on {host} is already in use (choose another with --port)") from None
+        if exc.errno == errno.EACCES:
+            raise UnipoError(f"not allowed to listen on {host}:{port} (choose a port above 1024)") from None
+        raise UnipoError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_for(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
+    return f"http://{shown}:{port}/"
+
+
+def serve(paths, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True) -> None:
+    """Serve the runs under `paths` until interrupted (blocks)."""
+    tune_allocators()
+    app = create_app(paths, allowed_hosts=allowed_hosts_for(host))
+    sock = bind_socket(host, port)
+    port = sock.getsockname()[1]  # port 0 means "any free port"
+    # Open SSE streams would otherwise hold Ctrl-C for uvicorn's whole graceful-shutdown wait.
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    url = url_for(host, port)
+    print(f"UNIPO serving {len(app.state.registry.entries())} run(s) at {url}  (Ctrl-C to stop)", flush=True)
+    if open_browser:
+        threading.Thread(target=_open_when_started, args=(server, url), daemon=True).start()
+    threading.Thread(target=_warm_up, args=(app,), daemon=True).start()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def _warm_up(app) -> None:
+    """Pay start-up costs before the first click: parsing each run's metrics.jsonl (about a second
+    for 100,000 updates) and the lazy imports of the first step read (~200 ms), by decoding the
+    newest run's last step, the likeliest first click. torch is left to the first what-if or
+    algorithm request: it costs ~190 MB of memory that browsing runs does not need."""
+    from unipo.errors import UnipoError
+
+    entries = app.state.registry.entries()
+    for entry in entries:
+        try:
+            entry.metrics.refresh()
+        except UnipoError:
+            pass  # a malformed file is reported when a route asks for it
+    newest = max(entries, key=lambda entry: entry.reader.last_modified(), default=None)
+    steps = newest.reader.steps() if newest else []
+    if steps:
+        try:
+            app.state.steps.payload_bytes(newest, steps[-1])
+        except Exception:  # noqa: BLE001 - warming up must never stop the server; the route reports it
+            pass
+
+
+def _open_when_started(server: uvicorn.Server, url: str) -> None:
+    import time
+
+    for _ in range(100):
+        if server.started:
+            webbrowser.open(url)
+            return
+        time.sleep(0.1)

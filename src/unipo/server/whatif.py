@@ -1,0 +1,169 @@
+"""What-if: a stored step's every per-token term recomputed under another algorithm.
+
+The same `unipo.algorithms` code the engine ran is called on the step's stored inputs, exactly as
+the engine calls it (engine/rollout.py: advantage_details with the rollout-time log-probs and
+values; engine/update.py: objective with the update's log-probs, old log-probs, reference
+log-probs, entropies and truncation flags). Nothing is re-derived here.
+
+What a stored step cannot give back, said plainly in `missing` / `notes`:
+- inputs that were not stored (e.g. no ref_logprob when the run used no reference model);
+- batch statistics: the engine computes advantages over the whole rollout, and a step holds one
+  mini-batch of it. Groups are never split across mini-batches (engine/minibatches.py), so
+  per-group statistics (group mean/std, leave-one-out) are exact; batch-wide ones (batch std,
+  whitening, REINFORCE's batch mean, GPG's α) are exact only when the step is the whole rollout;
+- history: a moving-average baseline depends on earlier rollouts.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from unipo.server.step_payload import order_by_response, response_starts
+from unipo.server.step_tensors import StepTensors, flat, step_tensors
+
+FLIP_INDEX_LIMIT = 5000  # enough for any UI highlight; counts are always exact
+
+
+def batch_dependent(hparams: dict) -> list[str]:
+    """Names of the choices whose advantages depend on responses outside one prompt group."""
+    reasons = []
+    estimator = hparams["advantage_estimator"]
+    if estimator == "group_norm" and hparams["scale_rewards"] == "batch":
+        reasons.append("scale_rewards='batch' divides by the batch's reward std")
+    if hparams["normalize_advantages"]:
+        reasons.append("normalize_advantages whitens over the whole batch")
+    if estimator == "reinforce":
+        reasons.append("REINFORCE's baseline is the batch's mean reward")
+    if estimator == "gpg":
+        reasons.append("GPG's α counts non-zero rewards over the whole batch")
+    return reasons
+
+
+def step_is_whole_rollout(table: pa.Table, header: dict) -> bool | None:
+    """True when the step trained on every group of its rollout (one mini-batch), None if unknown."""
+    config = header.get("config") if isinstance(header.get("config"), dict) else {}
+    groups_here = len(np.unique(table.column("prompt").to_numpy())) if "prompt" in table.column_names else None
+    if isinstance(config.get("prompts_per_step"), int) and groups_here is not None:
+        return groups_here >= config["prompts_per_step"]
+    if isinstance(config.get("minibatches"), int):
+        return config["minibatches"] == 1
+    return None
+
+
+def recompute(algo, tensors: StepTensors, *, whole_rollout: bool | None) -> tuple[dict, list[str], list[str], object, object]:
+    """(inputs used, missing input names, notes, advantage details, objective output)."""
+    missing: list[str] = []
+    notes: list[str] = []
+    inputs = dict(tensors.inputs)
+    hp = algo.hparams
+    if inputs["logprob"] is None:
+        raise ValueError("this step stores no logprob column: nothing can be recomputed")
+    if inputs["old_logprob"] is None:
+        missing.append("old_logprob")
+        notes.append("old_logprob is not stored: old = current log-probs, so every ratio is 1 and no clip fires.")
+        inputs["old_logprob"] = inputs["logprob"]
+    ref = inputs["ref_logprob"]
+    if ref is None and algo.uses_reference:
+        missing.append("ref_logprob")
+        notes.append("ref_logprob is not stored (the run had no reference model): this algorithm's KL to the "
+                     "reference is taken as 0, so its KL terms, and everything they feed, are not exact.")
+    values = inputs["value"]
+    if values is None and algo.uses_values:
+        missing.append("value")
+        notes.append("value is not stored (the run had no critic): GAE is computed with V = 0, i.e. plain "
+                      "discounted returns, not what a critic would give.")
+        values = torch.zeros_like(tensors.mask)
+    entropy = inputs["entropy"]
+    if entropy is None and (hp["top_entropy_quantile"] < 1.0 or hp["entropy_coef"] != 0.0):
+        missing.append("entropy")
+        notes.append("entropy is not stored: entropy-based token selection and the entropy bonus are computed "
+                     "with H = 0, so they are not exact.")
+        entropy = torch.zeros_like(tensors.mask)
+    truncated = tensors.truncated
+    if truncated is None:
+        truncated = torch.zeros(len(tensors.rewards), dtype=torch.bool)
+        if hp["mask_truncated_completions"]:
+            missing.append("truncated")
+            notes.append("truncated is not stored: no response is treated as cut off.")
+
+    reasons = batch_dependent(hp)
+    if reasons and whole_rollout is not True:
+        where = "holds only part of its rollout" if whole_rollout is False else "may hold only part of its rollout"
+        notes.append(f"This step {where}, and {'; '.join(reasons)}: advantages are computed over this step's "
+                     "responses only, so they can differ from a full-rollout run.")
+    if hp["advantage_estimator"] == "reinforce" and hp["reinforce_baseline"] == "moving_average":
+        notes.append("The moving-average baseline depends on earlier rollouts; this step's own mean reward is used.")
+
+    # Without a stored reference, a reference equal to the policy being scored makes every KL
+    # estimate exactly 0 (the note above says so), while the algorithm code still runs unchanged.
+    ref_for_reward, ref_for_loss = ref, ref
+    if ref is None and algo.uses_reference:
+        ref_for_reward, ref_for_loss = inputs["old_logprob"], inputs["logprob"]
+    details = algo.advantage_details(tensors.rewards, tensors.group_ids, mask=tensors.mask, values=values,
+                                     logprobs=inputs["old_logprob"], ref_logprobs=ref_for_reward)
+    out = algo.objective(inputs["logprob"], inputs["old_logprob"], tensors.mask, advantages=details.advantages,
+                         ref_logprobs=ref_for_loss, entropies=entropy, truncated=truncated)
+    return inputs, missing, notes, details, out
+
+
+def _response_totals(weight: torch.Tensor) -> np.ndarray:
+    return weight.detach().to(torch.float64).sum(dim=1).numpy()
+
+
+def _indices(mask: np.ndarray) -> dict:
+    where = np.flatnonzero(mask)
+    return {"count": int(len(where)), "indices": where[:FLIP_INDEX_LIMIT]}
+
+
+def summary(tensors: StepTensors, out) -> dict:
+    """Step loss, sign flips, newly clipped tokens and per-response total weight: stored vs what-if."""
+    stored = tensors.stored_terms
+    new_objective = flat(out.terms["token_objective"], tensors)
+    result: dict = {"loss": {"whatif": float(out.loss.detach())}}
+    if "weight" in stored and "token_objective" in stored:
+        result["loss"]["stored"] = float(-(stored["weight"].double() * stored["token_objective"].double()).sum())
+        old_objective = flat(stored["token_objective"], tensors)
+        result["sign_flips"] = _indices(np.sign(old_objective) * np.sign(new_objective) < 0)
+    else:
+        result["loss"]["stored"] = None
+        result["sign_flips"] = None
+    new_clipped = flat(out.terms["clipped"], tensors) > 0
+    result["newly_clipped"] = (_indices(new_clipped & ~(flat(stored["clipped"], tensors) > 0))
+                               if "clipped" in stored else None)
+    result["response_weight"] = {
+        "stored": _response_totals(stored["weight"]) if "weight" in stored else None,
+        "whatif": _response_totals(out.terms["weight"]),
+    }
+    return result
+
+
+def whatif_payload(table: pa.Table, step: int, header: dict, algo, describe: dict) -> dict:
+    """The step shape (responses + flat tokens with offsets) holding the recomputed terms."""
+    table = order_by_response(table)
+    tensors = step_tensors(table)
+    _, missing, notes, details, out = recompute(algo, tensors, whole_rollout=step_is_whole_rollout(table, header))
+    first = {key: (table.column(key)[0].as_py() if key in table.column_names and table.num_rows else None)
+             for key in ("rollout", "epoch", "minibatch")}
+    responses = {name: table.column(name).take(pa.array(response_starts(table))).to_numpy(zero_copy_only=False)
+                 for name in ("response", "prompt", "group", "reward") if name in table.column_names}
+    tokens: dict = {"offsets": tensors.offsets}
+    for name, value in out.terms.items():
+        tokens[name] = flat(value, tensors)
+    for name, value in details.terms.items():
+        target = responses if value.dim() == 1 else tokens
+        target.setdefault(name, value.detach().numpy() if value.dim() == 1 else flat(value, tensors))
+    if details.returns is not None:
+        tokens["return"] = flat(details.returns, tensors)
+    if details.advantages.dim() == 1:
+        responses["advantage"] = details.advantages.detach().numpy()
+    return {
+        "step": step, **first,
+        "algorithm": describe,
+        "missing": missing,
+        "notes": notes,
+        "metrics": {"loss": float(out.loss.detach()), **details.metrics, **out.metrics},
+        "responses": responses,
+        "tokens": tokens,
+        "summary": summary(tensors, out),
+    }
