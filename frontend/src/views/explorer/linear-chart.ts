@@ -1,0 +1,91 @@
+// D3 drawing of the linear Training Explorer: one panel per metric on a shared step axis, every
+// selected run overlaid in its own colour. Stateless, like radial-chart.ts.
+import { axisBottom, axisLeft, extent, format, line, scaleLinear, select } from 'd3';
+import { lttbIndices } from './lttb';
+import { nearestIndex } from './radial-geometry';
+
+export interface LinearRun {
+  id: string;
+  label: string;
+  colour: string;
+  steps: number[];
+  columns: Record<string, (number | null)[]>;
+}
+
+export interface LinearModel {
+  width: number;
+  panelHeight: number;
+  metrics: string[];
+  runs: LinearRun[];
+  focus: number | null;
+  selected: number | null;
+}
+
+export interface LinearHandlers {
+  onHover(step: number | null, event: PointerEvent | null): void;
+  onSelect(step: number | null): void;
+}
+
+const MARGIN = { top: 20, right: 16, bottom: 22, left: 58 };
+const MAX_POINTS = 1500;
+
+export function drawLinear(svgElement: SVGSVGElement, model: LinearModel, handlers: LinearHandlers): void {
+  const { width, panelHeight, metrics, runs } = model;
+  const height = metrics.length * panelHeight;
+  const svg = select(svgElement).attr('viewBox', `0 0 ${width} ${Math.max(height, 1)}`).attr('height', height);
+  svg.selectAll('*').remove();
+  const allSteps = runs.flatMap((r) => (r.steps.length ? [r.steps[0], r.steps[r.steps.length - 1]] : []));
+  if (!allSteps.length || !metrics.length) return;
+  const [x0, x1] = extent(allSteps) as [number, number];
+  const x = scaleLinear().domain(x0 === x1 ? [x0 - 1, x1 + 1] : [x0, x1]).range([MARGIN.left, width - MARGIN.right]);
+
+  // Steps are integers: never more ticks than steps, so no tick lands between two updates.
+  const stepTicks = Math.max(1, Math.min(Math.floor(width / 90), x1 - x0));
+
+  metrics.forEach((metric, panel) => {
+    const top = panel * panelHeight;
+    const g = svg.append('g').attr('class', 'panel').attr('data-metric', metric).attr('transform', `translate(0,${top})`);
+    const values = runs.flatMap((r) => (r.columns[metric] ?? []).filter((v): v is number => v !== null && Number.isFinite(v)));
+    let [y0, y1] = values.length ? (extent(values) as [number, number]) : [0, 1];
+    if (y0 === y1) [y0, y1] = [y0 - 1, y1 + 1];
+    const y = scaleLinear().domain([y0, y1]).nice().range([panelHeight - MARGIN.bottom, MARGIN.top]);
+    g.append('g').attr('transform', `translate(0,${panelHeight - MARGIN.bottom})`).call(axisBottom(x).ticks(stepTicks).tickFormat(format('d')).tickSizeOuter(0));
+    g.append('g').attr('transform', `translate(${MARGIN.left},0)`).call(axisLeft(y).ticks(4).tickSizeOuter(0));
+    g.append('text').attr('x', MARGIN.left).attr('y', MARGIN.top - 6).attr('font-size', 12).attr('font-weight', 600)
+      .attr('fill', '#1d2129').text(metric);
+    for (const run of runs) {
+      const column = run.columns[metric];
+      if (!column) continue;
+      const kept = lttbIndices(run.steps, column, MAX_POINTS);
+      const path = line<number>().x((i) => x(run.steps[i])).y((i) => y(column[i] as number));
+      g.append('path').attr('class', 'series').attr('data-run', run.id).attr('fill', 'none')
+        .attr('stroke', run.colour).attr('stroke-width', 1.5).attr('d', path(kept) ?? '');
+    }
+    const rule = (step: number, colour: string, dash: string) => {
+      g.append('line').attr('x1', x(step)).attr('x2', x(step)).attr('y1', MARGIN.top).attr('y2', panelHeight - MARGIN.bottom)
+        .attr('stroke', colour).attr('stroke-dasharray', dash);
+      for (const run of runs) {
+        const column = run.columns[metric];
+        const i = nearestIndex(run.steps, step);
+        const v = column?.[i];
+        if (i < 0 || v === null || v === undefined) continue;
+        g.append('circle').attr('cx', x(run.steps[i])).attr('cy', y(v)).attr('r', 3).attr('fill', run.colour).attr('stroke', '#fff');
+      }
+    };
+    if (model.focus !== null) rule(model.focus, '#9aa3b2', '3,3');
+    if (model.selected !== null) rule(model.selected, '#111', '');
+  });
+
+  // One pointer layer over all panels.
+  const stepAt = (event: PointerEvent) => {
+    const rect = svgElement.getBoundingClientRect();
+    const px = ((event.clientX - rect.left) / rect.width) * width;
+    if (px < MARGIN.left || px > width - MARGIN.right) return null;
+    return Math.round(x.invert(px));
+  };
+  svg.append('rect').attr('class', 'hit').attr('x', MARGIN.left).attr('y', 0).attr('width', width - MARGIN.left - MARGIN.right)
+    .attr('height', height).attr('fill', 'transparent').style('cursor', 'crosshair')
+    .on('pointermove', (event: PointerEvent) => handlers.onHover(stepAt(event), event))
+    .on('pointerleave', () => handlers.onHover(null, null))
+    .on('click', (event: PointerEvent) => handlers.onSelect(stepAt(event)));
+}

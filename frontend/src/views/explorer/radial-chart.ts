@@ -1,0 +1,226 @@
+// D3 drawing of the radial Training Explorer. Stateless: draw() renders the whole chart from a
+// model; the Svelte component owns the state and calls draw() again when it changes.
+import { select, lineRadial, arc as d3arc, curveLinear } from 'd3';
+import {
+  DEFAULT_GAP,
+  angleOf,
+  makeFisheye,
+  nearestIndex,
+  pointerAngle,
+  positionOfAngle,
+  ringBands,
+  stepPosition,
+  valueRadius,
+} from './radial-geometry';
+import { lttbIndices } from './lttb';
+import type { RolloutPhase } from './rollout-phases';
+
+export interface RingSeries {
+  name: string;
+  values: (number | null)[];
+  colour: string;
+}
+
+export interface RadialModel {
+  size: number;
+  steps: number[];
+  rings: RingSeries[];
+  /** Step the lens magnifies (hovered or selected), or null. */
+  focus: number | null;
+  selected: number | null;
+  phases: RolloutPhase[];
+  /** ± steps the lens magnifies. */
+  lensSteps: number;
+  /** Updates in the run (the drawn series may be down-sampled by the server). */
+  totalUpdates: number;
+}
+
+export interface RadialHandlers {
+  onHover(step: number | null): void;
+  onSelect(step: number | null): void;
+  onPhaseHover(phase: RolloutPhase | null, event: PointerEvent): void;
+}
+
+const POINTS_PER_RING = 720; // about one point per pixel of circumference at typical sizes
+
+/** Indices drawn for a ring: LTTB for shape, plus every point inside the magnified window. */
+function drawnIndices(steps: number[], values: (number | null)[], window: [number, number], first: number, last: number): number[] {
+  const kept = new Set(lttbIndices(steps, values, POINTS_PER_RING));
+  if (window[1] > window[0]) {
+    const from = first + window[0] * (last - first);
+    const to = first + window[1] * (last - first);
+    for (let i = 0; i < steps.length; i++) if (steps[i] >= from && steps[i] <= to && values[i] !== null) kept.add(i);
+  }
+  return [...kept].sort((a, b) => a - b);
+}
+
+function finiteExtent(values: (number | null)[]): [number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    if (v === null || !Number.isFinite(v)) continue;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return min <= max ? [min, max] : [0, 1];
+}
+
+export function drawRadial(svgElement: SVGSVGElement, model: RadialModel, handlers: RadialHandlers): void {
+  const { size, steps, rings } = model;
+  const svg = select(svgElement).attr('viewBox', `${-size / 2} ${-size / 2} ${size} ${size}`);
+  svg.selectAll('*').remove();
+  if (steps.length === 0) return;
+  const first = steps[0];
+  const last = steps[steps.length - 1];
+  const outer = size / 2 - 14;
+  const phaseBand = { inner: outer - 10, outer };
+  const bands = ringBands(rings.length, size * 0.17, phaseBand.inner - 10, 10);
+  const focusT = model.focus === null ? null : stepPosition(model.focus, first, last);
+  const halfWidth = last > first ? model.lensSteps / (last - first) : 0;
+  const lens = makeFisheye(focusT, halfWidth);
+  const angle = (step: number) => angleOf(lens.forward(stepPosition(step, first, last)));
+
+  // Lens window shading, behind everything.
+  if (lens.window[1] > lens.window[0]) {
+    svg.append('path').attr('class', 'lens').attr('fill', '#fff4d6').attr('d',
+      d3arc<unknown>()({ innerRadius: bands.length ? bands[bands.length - 1].inner - 4 : 0, outerRadius: phaseBand.inner - 3,
+        startAngle: angleOf(lens.forward(lens.window[0])), endAngle: angleOf(lens.forward(lens.window[1])) }) ?? '');
+  }
+
+  // Ring backgrounds first, so no ring's background covers another ring's line.
+  rings.forEach((_, i) => {
+    svg.append('path').attr('fill', '#f1f3f6').attr('d',
+      d3arc<unknown>()({ innerRadius: bands[i].inner, outerRadius: bands[i].outer, startAngle: angleOf(0), endAngle: angleOf(1) }) ?? '');
+  });
+
+  // Series, with the ring's range written at the gap so radial positions can be read.
+  rings.forEach((ring, i) => {
+    const band = bands[i];
+    const [min, max] = finiteExtent(ring.values);
+    const indices = drawnIndices(steps, ring.values, lens.window, first, last);
+    const polar = polarPoints(indices.map((j) => [angle(steps[j]), valueRadius(ring.values[j], min, max, band)]));
+    const line = lineRadial<[number, number | null]>()
+      .angle((p) => p[0])
+      .radius((p) => p[1] ?? band.inner)
+      .defined((p) => p[1] !== null)
+      .curve(curveLinear);
+    svg.append('path').attr('class', 'ring-line').attr('data-metric', ring.name)
+      .attr('fill', 'none').attr('stroke', ring.colour).attr('stroke-width', 1.6).attr('d', line(polar) ?? '');
+    if (indices.length <= 60) {
+      // Few updates: mark each logged value, the line alone would hide where the data are.
+      for (const j of indices) {
+        const r = valueRadius(ring.values[j], min, max, band);
+        if (r === null) continue;
+        const a = angle(steps[j]);
+        svg.append('circle').attr('cx', Math.sin(a) * r).attr('cy', -Math.cos(a) * r).attr('r', 2.2).attr('fill', ring.colour);
+      }
+    }
+    svg.append('text').attr('x', -4).attr('y', -band.outer + 8).attr('text-anchor', 'end')
+      .attr('font-size', 9).attr('fill', '#8a93a3').text(formatShort(max));
+    svg.append('text').attr('x', -4).attr('y', -band.inner).attr('text-anchor', 'end')
+      .attr('font-size', 9).attr('fill', '#8a93a3').text(formatShort(min));
+  });
+
+  // Rollout phases: alternating shades on the outer band.
+  const phaseGroup = svg.append('g').attr('class', 'phases');
+  model.phases.forEach((phase, i) => {
+    const half = last > first ? 0.5 / (last - first) : 0.5;
+    const a0 = angleOf(lens.forward(Math.max(0, stepPosition(phase.firstStep, first, last) - half)));
+    const a1 = angleOf(lens.forward(Math.min(1, stepPosition(phase.lastStep, first, last) + half)));
+    phaseGroup.append('path').attr('class', 'phase').attr('fill', i % 2 ? '#b8c4e6' : '#7f93cf')
+      .attr('d', d3arc<unknown>()({ innerRadius: phaseBand.inner, outerRadius: phaseBand.outer, startAngle: a0, endAngle: a1 }) ?? '')
+      .on('pointerenter', (event: PointerEvent) => handlers.onPhaseHover(phase, event))
+      .on('pointermove', (event: PointerEvent) => handlers.onPhaseHover(phase, event))
+      .on('pointerleave', (event: PointerEvent) => handlers.onPhaseHover(null, event));
+  });
+
+  // Step ticks at the two ends of the arc (first and last step).
+  for (const [step, anchor] of [[first, 'start'], [last, 'end']] as const) {
+    const a = angle(step);
+    svg.append('text').attr('font-size', 10).attr('fill', '#667085').attr('text-anchor', anchor)
+      .attr('x', Math.sin(a) * (outer + 2) + (anchor === 'start' ? 2 : -2)).attr('y', -Math.cos(a) * (outer + 2) - 2)
+      .text(`step ${step}`);
+  }
+
+  // Focus and selection rules with a dot on each ring.
+  const rule = (step: number, colour: string, cls: string) => {
+    const a = angle(step);
+    const inner = bands.length ? bands[bands.length - 1].inner : 0;
+    svg.append('line').attr('class', cls).attr('stroke', colour).attr('stroke-width', 1.2)
+      .attr('x1', Math.sin(a) * inner).attr('y1', -Math.cos(a) * inner)
+      .attr('x2', Math.sin(a) * phaseBand.outer).attr('y2', -Math.cos(a) * phaseBand.outer);
+    const index = nearestIndex(steps, step);
+    rings.forEach((ring, i) => {
+      const [min, max] = finiteExtent(ring.values);
+      const r = valueRadius(ring.values[index], min, max, bands[i]);
+      if (r === null) return;
+      svg.append('circle').attr('cx', Math.sin(a) * r).attr('cy', -Math.cos(a) * r).attr('r', 3.2)
+        .attr('fill', ring.colour).attr('stroke', '#fff').attr('stroke-width', 1);
+    });
+  };
+  if (model.focus !== null && model.focus !== model.selected) rule(model.focus, '#9aa3b2', 'focus-rule');
+  if (model.selected !== null) rule(model.selected, '#111', 'selected-rule');
+
+  // Pointer layer over the rings (below the phase band, which keeps its own tooltip).
+  const innermost = bands.length ? bands[bands.length - 1].inner : size * 0.17;
+  const stepAt = (event: PointerEvent): number | null => {
+    const [x, y] = pointerIn(svgElement, event, size);
+    const t = positionOfAngle(pointerAngle(x, y), DEFAULT_GAP);
+    if (t === null) return null;
+    return steps[nearestIndex(steps, first + lens.inverse(t) * (last - first))];
+  };
+  svg.append('path').attr('class', 'hit-ring').attr('fill', 'transparent').style('cursor', 'crosshair')
+    .attr('d', d3arc<unknown>()({ innerRadius: innermost, outerRadius: phaseBand.inner, startAngle: 0, endAngle: 2 * Math.PI }) ?? '')
+    .on('pointermove', (event: PointerEvent) => handlers.onHover(stepAt(event)))
+    .on('pointerleave', () => handlers.onHover(null))
+    .on('click', (event: PointerEvent) => handlers.onSelect(stepAt(event)));
+
+  // Centre: the focused step, and a click target that clears the selection.
+  const centre = svg.append('g').attr('class', 'centre').style('cursor', model.selected !== null ? 'pointer' : 'default')
+    .on('click', () => handlers.onSelect(null));
+  centre.append('circle').attr('r', innermost - 6).attr('fill', '#fff').attr('stroke', '#e3e6eb');
+  const shown = model.focus ?? model.selected;
+  centre.append('text').attr('text-anchor', 'middle').attr('y', -4).attr('font-size', 11).attr('fill', '#667085')
+    .text(shown === null ? `${model.totalUpdates.toLocaleString('en-US')} updates` : 'step');
+  centre.append('text').attr('text-anchor', 'middle').attr('y', 16).attr('font-size', 20).attr('font-weight', 600)
+    .attr('fill', '#1d2129').text(shown === null ? '' : String(shown));
+  if (model.selected !== null) {
+    centre.append('text').attr('text-anchor', 'middle').attr('y', 32).attr('font-size', 9).attr('fill', '#8a93a3').text('click to clear');
+  }
+}
+
+/**
+ * Polar points with extra samples between neighbours more than a degree apart, so a sparse
+ * series follows the ring (a straight chord would cut across the inner rings). The radius is
+ * interpolated only to draw the connecting line; the logged points themselves are unchanged.
+ */
+function polarPoints(points: [number, number | null][]): [number, number | null][] {
+  const maxStep = Math.PI / 180;
+  const out: [number, number | null][] = [];
+  for (let i = 0; i < points.length; i++) {
+    const [a, r] = points[i];
+    if (i > 0) {
+      const [a0, r0] = points[i - 1];
+      const pieces = Math.floor((a - a0) / maxStep);
+      if (r0 !== null && r !== null) {
+        for (let k = 1; k < pieces; k++) out.push([a0 + ((a - a0) * k) / pieces, r0 + ((r - r0) * k) / pieces]);
+      }
+    }
+    out.push([a, r]);
+  }
+  return out;
+}
+
+/** Pointer position relative to the chart centre, in viewBox units. */
+function pointerIn(svgElement: SVGSVGElement, event: PointerEvent, size: number): [number, number] {
+  const rect = svgElement.getBoundingClientRect();
+  const scale = size / Math.min(rect.width, rect.height);
+  return [(event.clientX - rect.left - rect.width / 2) * scale, (event.clientY - rect.top - rect.height / 2) * scale];
+}
+
+function formatShort(v: number): string {
+  const abs = Math.abs(v);
+  if (v === 0) return '0';
+  if (abs >= 1e4 || abs < 1e-3) return v.toExponential(1);
+  return Number(v.toPrecision(3)).toString();
+}

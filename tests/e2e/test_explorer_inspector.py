@@ -1,0 +1,151 @@
+"""End to end: the Training Explorer and Step Inspector in Chromium against the real server.
+
+Every value checked on screen is compared with what unipo.runs.RunReader reads from the run
+directory (the browser must show logged values, never its own).
+"""
+from __future__ import annotations
+
+import http.client
+import math
+import re
+
+import pytest
+
+from unipo.runs import RunReader
+
+HOSTILE = "<img src=x onerror=alert(1)>"  # same string the conftest writes into the hostile run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+RADIAL_SIZE = 560  # viewBox of the radial chart (TrainingExplorer.svelte)
+GAP = math.pi / 14  # radial-geometry.ts DEFAULT_GAP
+
+
+def click_radial_step(page, steps: list[int], step: int) -> None:
+    """Click the radial chart on the ring area at the angle of `step` (no lens: few steps)."""
+    box = page.get_by_test_id("radial-chart").bounding_box()
+    t = (step - steps[0]) / (steps[-1] - steps[0]) if steps[-1] > steps[0] else 0.5
+    angle = GAP / 2 + t * (2 * math.pi - GAP)
+    radius = 190 * min(box["width"], box["height"]) / RADIAL_SIZE
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.click(cx + math.sin(angle) * radius, cy - math.cos(angle) * radius)
+
+
+def tooltip_rows(page) -> dict[str, str]:
+    tooltip = page.get_by_test_id("tooltip")
+    rows = tooltip.locator("tr")
+    return {rows.nth(i).locator("th").inner_text(): rows.nth(i).locator("td").inner_text() for i in range(rows.count())}
+
+
+def test_select_run_step_and_token_shows_stored_values(page, live_server, e2e_runs, artifacts_dir):
+    run_dir = e2e_runs["primary"]
+    run_id = run_dir.name
+    reader = RunReader(run_dir)
+    steps = reader.steps()
+    step = steps[1]
+
+    page.goto(live_server.url + "/")
+    page.locator(f"li[data-run='{run_id}']").click()
+    expect_selected = page.locator(f"li[data-run='{run_id}'][aria-selected='true']")
+    expect_selected.wait_for()
+    page.get_by_test_id("radial-chart").locator("path.ring-line").first.wait_for()
+    click_radial_step(page, steps, step)
+    page.get_by_test_id("step-inspector").get_by_role("heading", name=f"Step {step}").wait_for()
+    assert f"step={step}" in page.url
+
+    table = reader.step(step).to_pylist()
+    # A token in the middle of the second response, to exercise offsets.
+    rows_of_response = [row for row in table if row["response"] == 1 and row["position"] >= 0]
+    target = rows_of_response[len(rows_of_response) // 2]
+    token = page.locator(f"[data-response='1'] .tok[data-pos='{target['position']}']")
+    token.hover()
+    page.get_by_test_id("tooltip").locator("tr").first.wait_for()
+    shown = tooltip_rows(page)
+    checked = 0
+    for name in ("token_objective", "advantage", "ratio", "weight", "logprob", "old_logprob", "entropy", "kl", "surrogate"):
+        stored = target.get(name)
+        if stored is None:
+            continue
+        assert name in shown, f"tooltip lacks {name}: {shown}"
+        assert float(shown[name]) == pytest.approx(stored, rel=1e-3, abs=1e-6), name
+        checked += 1
+    assert checked >= 5
+    title = page.get_by_test_id("tooltip").locator(".title").inner_text()
+    assert title == '"' + target["token"].replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    page.screenshot(path=str(artifacts_dir / "inspector-tooltip.png"), full_page=True)
+
+    token.click()
+    page.wait_for_function(f"() => location.search.includes('token=1%3A{target['position']}') || location.search.includes('token=1:{target['position']}')")
+    assert "selected" in (token.get_attribute("class") or "")
+    # Reloading the URL restores step and token.
+    page.reload()
+    page.locator(f"[data-response='1'] .tok.selected[data-pos='{target['position']}']").wait_for()
+    page.screenshot(path=str(artifacts_dir / "explorer-inspector.png"), full_page=True)
+    assert not page.errors, page.errors
+
+
+def test_linear_view_overlays_two_runs(page, live_server, e2e_runs, artifacts_dir):
+    first, second = e2e_runs["primary"].name, e2e_runs["second"].name
+    page.goto(live_server.url + f"/?run={first}")
+    page.locator(f"li[data-run='{second}'] input[type=checkbox]").click()
+    page.locator(f"li[data-run='{second}'][aria-selected='true']").wait_for()
+    page.get_by_test_id("linear-mode").click()
+    chart = page.get_by_test_id("linear-chart")
+    chart.locator("g.panel").first.wait_for()
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=linear-chart] g.panel')[0]?.querySelectorAll('path.series').length === 2")
+    panels = chart.locator("g.panel")
+    assert panels.count() >= 1
+    for i in range(panels.count()):
+        runs_drawn = {panels.nth(i).locator("path.series").nth(j).get_attribute("data-run")
+                      for j in range(panels.nth(i).locator("path.series").count())}
+        assert runs_drawn == {first, second}
+    # Hovering shows both runs' logged values at that step.
+    box = chart.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + 60)
+    page.get_by_test_id("tooltip").locator("tr").first.wait_for()
+    labels = " ".join(tooltip_rows(page))
+    assert first in labels and second in labels
+    assert "view=linear" in page.url
+    page.screenshot(path=str(artifacts_dir / "linear-overlay.png"), full_page=True)
+    assert not page.errors, page.errors
+
+
+def test_hostile_text_renders_as_text(page, live_server, e2e_runs, artifacts_dir):
+    run_id = e2e_runs["hostile"].name
+    page.goto(live_server.url + f"/?run={run_id}&step=1")
+    inspector = page.get_by_test_id("step-inspector")
+    inspector.wait_for()
+    prompts = inspector.get_by_test_id("prompt-text")
+    prompts.first.wait_for()
+    assert any(HOSTILE in prompts.nth(i).inner_text() for i in range(prompts.count()))
+    hostile_token = page.locator("[data-response='0'] .tok[data-pos='0']")
+    assert hostile_token.inner_text() == HOSTILE
+    hostile_token.hover()  # the tooltip shows the token string too
+    page.get_by_test_id("tooltip").locator(".title").wait_for()
+    assert HOSTILE in page.get_by_test_id("tooltip").locator(".title").inner_text()
+    hostile_token.click()
+    page.wait_for_timeout(500)
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    assert page.dialogs == []
+    assert not page.errors, page.errors
+    page.screenshot(path=str(artifacts_dir / "hostile-text.png"), full_page=True)
+
+
+@pytest.mark.parametrize("raw_path", [
+    "/../../../../etc/passwd",
+    "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/assets/..%2f..%2f..%2fpyproject.toml",
+    "/api/runs/..%2f..%2fetc/steps/1",
+    "/api/runs/%2e%2e/metrics",
+])
+def test_path_traversal_is_refused(live_server, raw_path):
+    connection = http.client.HTTPConnection("127.0.0.1", live_server.port, timeout=10)
+    connection.putrequest("GET", raw_path, skip_accept_encoding=True)
+    connection.endheaders()
+    response = connection.getresponse()
+    body = response.read().decode("utf-8", "replace")
+    connection.close()
+    assert 400 <= response.status < 500, (raw_path, response.status)
+    assert "root:" not in body and "[project]" not in body
+    assert not re.search(r"<script", body)
