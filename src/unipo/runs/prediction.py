@@ -111,30 +111,39 @@ def inputs_of(recipes: dict[str, list], wanted: list[str]) -> list[str]:
     return needed
 
 
+def _decoded_column(name: str, table: pa.Table, recipes: dict[str, Any], values: dict[str, np.ndarray]) -> np.ndarray:
+    """One column as float32, restoring its prediction inputs first (memoised in `values`).
+
+    A module-level function rather than a recursive closure: the closure's reference to itself
+    made a cycle that kept every decoded step alive until the next full garbage collection.
+    """
+    if name not in values:
+        raw = table.column(name)
+        if name in recipes:
+            bits = raw.to_numpy(zero_copy_only=False)
+            bits = np.nan_to_num(bits, nan=0).astype(np.uint32) if bits.dtype != np.uint32 else bits
+            inputs = {a: _decoded_column(a, table, recipes, values)
+                      for a in recipes[name][1:] if isinstance(a, str)}
+            with np.errstate(all="ignore"):
+                predicted = _predict(recipes[name], inputs).astype(np.float32)
+            values[name] = (bits ^ predicted.view(np.uint32)).view(np.float32)
+        else:
+            values[name] = raw.to_numpy(zero_copy_only=False).astype(np.float32)
+    return values[name]
+
+
 def decode(table: pa.Table, recipes: dict[str, Any]) -> pa.Table:
     """Restore predicted columns to float32 (in the order they were encoded)."""
     if not recipes:
         return table
+    encoded = table
     values: dict[str, np.ndarray] = {}
-
-    def column(name: str) -> np.ndarray:
-        if name not in values:
-            raw = table.column(name)
-            if name in recipes:
-                bits = raw.to_numpy(zero_copy_only=False)
-                bits = np.nan_to_num(bits, nan=0).astype(np.uint32) if bits.dtype != np.uint32 else bits
-                inputs = {a: column(a) for a in recipes[name][1:] if isinstance(a, str)}
-                with np.errstate(all="ignore"):
-                    predicted = _predict(recipes[name], inputs).astype(np.float32)
-                values[name] = (bits ^ predicted.view(np.uint32)).view(np.float32)
-            else:
-                values[name] = raw.to_numpy(zero_copy_only=False).astype(np.float32)
-        return values[name]
 
     for name in recipes:
         if name in table.column_names:
             index = table.schema.get_field_index(name)
             raw = table.column(name)
-            restored = pa.array(column(name), type=pa.float32(), mask=raw.is_null().to_numpy(zero_copy_only=False))
+            restored = pa.array(_decoded_column(name, encoded, recipes, values), type=pa.float32(),
+                                mask=raw.is_null().to_numpy(zero_copy_only=False))
             table = table.set_column(index, pa.field(name, pa.float32()), restored)
     return table.replace_schema_metadata({k: v for k, v in (table.schema.metadata or {}).items() if k != METADATA_KEY})
