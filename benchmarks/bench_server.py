@@ -1,10 +1,12 @@
 """Server figures, measured in one run (GitHub issue 4):
 
-1. step endpoint for one 64-response x 512-token step: server time cold and cached (goal <= 30 ms),
+1. step endpoint for one 64-response x 512-token step: server time cold and cached (goal <= 30 ms; the
+   payload includes the invariant `checks` block),
    and the HTTP round trip through a real uvicorn on 127.0.0.1;
 2. metrics for a 100,000-update run: time and bytes (down-sampled to 2,000 points, and a window);
 3. bytes sent for that step vs the same step as UNIPO canonical JSON (unipo.runs export format);
-4. resident memory of a `unipo serve` process while it serves a large run (every step requested).
+4. resident memory of a `unipo serve` process while it serves a large run (every step requested; goal
+   < 300 MB), then after a what-if (which loads torch).
 
 Usage: .venv/bin/python benchmarks/bench_server.py [--large-gb 1.0] [--keep DIR]
 The large run is built by copying one real 64 x 512 step file under new step numbers until the
@@ -272,9 +274,12 @@ def bench_memory(work: Path, step_run: Path, large_gb: float, max_requests: int)
             print(f"unipo.server.serve() process — RSS after start: {idle / 1e6:.0f} MB; peak while serving {len(requested)} distinct steps: "
                   f"{peak / 1e6:.0f} MB; at the end {process.memory_info().rss / 1e6:.0f} MB "
                   f"({elapsed / len(requested) * 1000:.0f} ms per cold step over HTTP)")
-            http.get("/api/algorithms")
+            assert http.get("/api/algorithms").status_code == 200
+            assert http.get("/api/runs/large/algorithm").status_code == 200
+            print(f"RSS after /api/algorithms and the run's algorithm (described by a child process at start, "
+                  f"no torch here): {process.memory_info().rss / 1e6:.0f} MB")
             http.get(f"/api/runs/large/steps/{requested[-1]}/whatif?algo=dapo")
-            print(f"RSS after /api/algorithms and one what-if (imports torch): {process.memory_info().rss / 1e6:.0f} MB")
+            print(f"RSS after one what-if (imports torch, ~190 MB): {process.memory_info().rss / 1e6:.0f} MB")
     finally:
         server.terminate()
         server.wait()

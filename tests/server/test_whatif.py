@@ -95,3 +95,45 @@ def test_every_preset_recomputes_a_stored_step(client):
         assert response.status_code == 200, (preset.name, response.text[:300])
         body = response.json()
         assert len(body["tokens"]["token_objective"]) == body["tokens"]["offsets"][-1], preset.name
+
+
+def test_differences_are_whatif_minus_stored_computed_by_the_server(client):
+    stored = client.get("/api/runs/alpha/steps/1").json()["tokens"]
+    body = client.get("/api/runs/alpha/steps/1/whatif?algo=dr_grpo&epsilon=0.05").json()
+    tokens, responses = body["tokens"], body["responses"]
+    for name in ("token_objective", "weight"):
+        whatif = np.asarray(tokens[name], dtype=np.float32).astype(np.float64)
+        old = np.asarray(stored[name], dtype=np.float32).astype(np.float64)
+        delta = np.asarray(tokens[f"{name}_delta"], dtype=np.float64)
+        assert delta.shape == whatif.shape
+        assert np.allclose(delta, whatif - old, rtol=1e-6, atol=1e-9), name
+        assert np.abs(delta).max() > 0, name  # dr_grpo weighs and clips differently from grpo
+    totals = body["summary"]["response_weight"]
+    expected = np.asarray(totals["whatif"]) - np.asarray(totals["stored"])
+    assert np.allclose(responses["weight_total_delta"], expected, atol=1e-6)
+    assert len(responses["weight_total_delta"]) == len(stored["offsets"]) - 1
+
+
+def test_same_algorithm_differences_are_zero(client):
+    body = client.get("/api/runs/alpha/steps/2/whatif?algo=grpo").json()
+    assert np.abs(body["tokens"]["token_objective_delta"]).max() < 1e-6
+    assert np.abs(body["tokens"]["weight_delta"]).max() < 1e-6
+    assert np.abs(body["responses"]["weight_total_delta"]).max() < 1e-6
+
+
+def test_differences_are_null_where_the_step_stores_no_term(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from server_run_fixtures import make_record, write_run
+    from unipo.server import create_app
+
+    writer = write_run(tmp_path / "noweight", steps=0, finish=False)
+    record = make_record(1)
+    record.terms = {name: value for name, value in record.terms.items() if name != "weight"}
+    writer.write_update(1, record, {"loss": 0.0})
+    with TestClient(create_app([tmp_path / "noweight"])) as client:
+        body = client.get("/api/runs/noweight/steps/1/whatif?algo=grpo").json()
+        count = body["tokens"]["offsets"][-1]
+        assert body["tokens"]["weight_delta"] == [None] * count
+        assert body["responses"]["weight_total_delta"] is None
+        assert all(value is not None for value in body["tokens"]["token_objective_delta"])

@@ -6,6 +6,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from unipo import __version__
+from unipo.server.algorithm_catalog import AlgorithmCatalog
 from unipo.server.errors import install_error_handlers
 from unipo.server.host_check import HostCheck
 from unipo.server.registry import RESCAN_INTERVAL_S, RunRegistry
@@ -35,6 +36,7 @@ def create_app(paths, *, web_dir: Path | str | None = None, poll_interval_s: flo
                   openapi_url="/api/openapi.json")
     app.state.registry = RunRegistry(paths, rescan_interval_s=rescan_interval_s)
     app.state.steps = StepService()
+    app.state.algorithms = AlgorithmCatalog()
     app.state.metrics_cache = ByteBoundedLRU(METRICS_CACHE_BYTES, len)
     app.state.poll_interval_s = poll_interval_s
     install_error_handlers(app)

@@ -44,7 +44,7 @@ def whatif_router() -> APIRouter:
 def _recompute(service, entry, step: int, algo: str, overrides: dict) -> bytes:
     from unipo.algorithms import get_preset, list_presets
 
-    from unipo.server.routes_algorithms import describe
+    from unipo.server.algorithm_catalog import describe
     from unipo.server.whatif import whatif_payload
 
     try:

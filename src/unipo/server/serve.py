@@ -11,7 +11,7 @@ import uvicorn
 from unipo.errors import UnipoError
 from unipo.server.app import create_app
 from unipo.server.host_check import allowed_hosts_for
-from unipo.server.memory_tuning import tune_allocators
+from unipo.server.memory_tuning import keep_pandas_out, tune_allocators
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -44,6 +44,7 @@ def url_for(host: str, port: int) -> str:
 def serve(paths, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True) -> None:
     """Serve the runs under `paths` until interrupted (blocks)."""
     tune_allocators()
+    keep_pandas_out()
     app = create_app(paths, allowed_hosts=allowed_hosts_for(host))
     sock = bind_socket(host, port)
     port = sock.getsockname()[1]  # port 0 means "any free port"
@@ -55,6 +56,7 @@ def serve(paths, host: str = "127.0.0.1", port: int = 8000, open_browser: bool =
     if open_browser:
         threading.Thread(target=_open_when_started, args=(server, url), daemon=True).start()
     threading.Thread(target=_warm_up, args=(app,), daemon=True).start()
+    threading.Thread(target=_describe_algorithms, args=(app,), daemon=True).start()
     try:
         server.run(sockets=[sock])
     finally:
@@ -64,8 +66,9 @@ def serve(paths, host: str = "127.0.0.1", port: int = 8000, open_browser: bool =
 def _warm_up(app) -> None:
     """Pay start-up costs before the first click: parsing each run's metrics.jsonl (about a second
     for 100,000 updates) and the lazy imports of the first step read (~200 ms), by decoding the
-    newest run's last step, the likeliest first click. torch is left to the first what-if or
-    algorithm request: it costs ~190 MB of memory that browsing runs does not need."""
+    newest run's last step, the likeliest first click. torch is left to the first what-if: it
+    costs ~190 MB of memory that browsing runs does not need (algorithm descriptions come from a
+    child process, see _describe_algorithms)."""
     from unipo.errors import UnipoError
 
     entries = app.state.registry.entries()
@@ -81,6 +84,16 @@ def _warm_up(app) -> None:
             app.state.steps.payload_bytes(newest, steps[-1])
         except Exception:  # noqa: BLE001 - warming up must never stop the server; the route reports it
             pass
+
+
+def _describe_algorithms(app) -> None:
+    """Every page asks for the presets (and each run page for its run's algorithm): describe them
+    now, in a short-lived child process, so that this process never imports torch for them."""
+    stored = [entry.reader.header.get("algorithm") for entry in app.state.registry.entries()]
+    try:
+        app.state.algorithms.prefetch([item for item in stored if isinstance(item, dict)])
+    except Exception:  # noqa: BLE001 - the routes compute it again on demand and report any error
+        pass
 
 
 def _open_when_started(server: uvicorn.Server, url: str) -> None:

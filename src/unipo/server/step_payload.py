@@ -9,6 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from unipo.server.step_checks import step_checks
+
 # Identify the update; repeated on every row, sent once at the top of the payload.
 STEP_KEYS = ("step", "rollout", "epoch", "minibatch")
 
@@ -78,11 +80,14 @@ def token_rows(table: pa.Table) -> np.ndarray:
     return table.column("position").to_numpy() != EMPTY_RESPONSE_POSITION
 
 
-def step_payload(table: pa.Table, step: int, metrics: dict | None = None) -> dict:
-    """The §3 step shape: identity, step metrics, per-response columns and flat per-token columns.
+def step_payload(table: pa.Table, step: int, metrics: dict | None = None, *,
+                 loss_columns: tuple | None = None) -> dict:
+    """The §3 step shape: identity, step metrics, per-response columns, flat per-token columns and
+    the invariant `checks` (step_checks.py).
 
     `tokens.offsets` has one entry per response plus a final entry equal to the token count, so
-    response i's tokens are [offsets[i], offsets[i+1]).
+    response i's tokens are [offsets[i], offsets[i+1]). `loss_columns`: (weight, token_objective)
+    of the whole step when `table` holds only part of it (the loss is a whole-step quantity).
     """
     table = order_by_response(table)
     starts = response_starts(table)
@@ -108,4 +113,5 @@ def step_payload(table: pa.Table, step: int, metrics: dict | None = None) -> dic
             tokens[name] = compact_flags(column_values(token_table.column(name)))
     payload["responses"] = responses
     payload["tokens"] = tokens
+    payload["checks"] = step_checks(tokens, metrics, loss_columns=loss_columns)
     return payload

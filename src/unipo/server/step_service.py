@@ -14,7 +14,7 @@ from unipo.server.errors import not_found
 from unipo.server.json_response import dumps
 from unipo.server.registry import RunEntry
 from unipo.server.step_cache import ByteBoundedLRU
-from unipo.server.step_payload import step_payload
+from unipo.server.step_payload import column_values, step_payload, token_rows
 
 # A decoded 64 x 512 step table takes ~5 MB, its encoded payload ~6 MB: about six and five of each
 # (the what-if and one-response routes reuse tables; whole-step views reuse payloads).
@@ -52,7 +52,7 @@ class StepService:
     def table(self, entry: RunEntry, step: int) -> pa.Table:
         """All rows of the step, empty responses' placeholder rows included."""
         key = self._stamp(entry, step)
-        return self.tables.get_or_make(key, lambda: entry.reader.step(step, include_empty_responses=True))
+        return self.tables.get_or_make(key, lambda: _read_step(entry, step))
 
     def payload_bytes(self, entry: RunEntry, step: int) -> bytes:
         metrics = entry.metrics.row(step)
@@ -70,7 +70,15 @@ class StepService:
             present = np.unique(table.column(column).to_numpy())
             raise not_found(f"step {step} of run {entry.id!r} has no {what} {value} "
                             f"({what}s present: {_describe(present)})")
-        return step_payload(rows, step, entry.metrics.row(step))
+        # The loss check is about the whole step: give it the whole step's weight and objective.
+        whole = table.filter(pa.array(token_rows(table))) if not token_rows(table).all() else table
+        loss_columns = tuple(column_values(whole.column(name)) if name in whole.column_names else None
+                             for name in ("weight", "token_objective"))
+        return step_payload(rows, step, entry.metrics.row(step), loss_columns=loss_columns)
+
+
+def _read_step(entry: RunEntry, step: int) -> pa.Table:
+    return entry.reader.step(step, include_empty_responses=True)
 
 
 def _describe(values: np.ndarray) -> str:

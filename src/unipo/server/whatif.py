@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from unipo.server.step_payload import order_by_response, response_starts
+from unipo.server.step_payload import order_by_response, response_starts, token_rows
 from unipo.server.step_tensors import StepTensors, flat, step_tensors
 
 FLIP_INDEX_LIMIT = 5000  # enough for any UI highlight; counts are always exact
@@ -138,6 +138,35 @@ def summary(tensors: StepTensors, out) -> dict:
     return result
 
 
+def _stored_flat(tokens_table: pa.Table, name: str) -> np.ndarray:
+    """A stored per-token column in the flat token order (NaN where null; all NaN when absent)."""
+    if name not in tokens_table.column_names:
+        return np.full(tokens_table.num_rows, np.nan, dtype=np.float64)
+    return tokens_table.column(name).to_numpy().astype(np.float64)
+
+
+def differences(table: pa.Table, tensors: StepTensors, out) -> tuple[dict, dict]:
+    """(per-token, per-response) what-if − stored differences, so the front-end never subtracts.
+
+    Per token: `token_objective_delta`, `weight_delta` (null where the stored value is null or the
+    column was not stored). Per response: `weight_total_delta` = Σ what-if weight − Σ stored weight
+    (null when the step stores no weight).
+    """
+    is_token = token_rows(table)
+    tokens_table = table if is_token.all() else table.filter(pa.array(is_token))
+    per_token = {}
+    for name in ("token_objective", "weight"):
+        whatif = flat(out.terms[name], tensors).astype(np.float64)
+        per_token[f"{name}_delta"] = whatif - _stored_flat(tokens_table, name)
+    # Σ over each response's tokens of (what-if − stored) weight: NaN (null) if a stored weight is null.
+    n, rows = len(tensors.offsets) - 1, tensors.token_rows[:, 0]
+    totals = np.bincount(rows, weights=per_token["weight_delta"], minlength=n)
+    stored_weight = "weight" in tokens_table.column_names and tokens_table.column("weight").null_count < tokens_table.num_rows
+    per_response = {"weight_total_delta": totals if stored_weight else None}
+    per_token = {name: values.astype(np.float32) for name, values in per_token.items()}
+    return per_token, per_response
+
+
 def whatif_payload(table: pa.Table, step: int, header: dict, algo, describe: dict) -> dict:
     """The step shape (responses + flat tokens with offsets) holding the recomputed terms."""
     table = order_by_response(table)
@@ -157,6 +186,9 @@ def whatif_payload(table: pa.Table, step: int, header: dict, algo, describe: dic
         tokens["return"] = flat(details.returns, tensors)
     if details.advantages.dim() == 1:
         responses["advantage"] = details.advantages.detach().numpy()
+    token_deltas, response_deltas = differences(table, tensors, out)
+    tokens.update(token_deltas)
+    responses.update(response_deltas)
     return {
         "step": step, **first,
         "algorithm": describe,
