@@ -54,13 +54,34 @@ function buildInfo(): Plugin {
   };
 }
 
+/**
+ * KaTeX's stylesheet lists each font three times (woff2, woff, ttf); every current browser takes
+ * woff2, so the other two are dropped before Vite resolves the urls and never reach the bundle.
+ */
+export function woff2Only(css: string): string {
+  return css.replace(/,\s*url\([^)]*\.woff\)\s*format\(["']woff["']\)|,\s*url\([^)]*\.ttf\)\s*format\(["']truetype["']\)/g, '');
+}
+
+function katexWoff2Only(): Plugin {
+  return {
+    name: 'unipo-katex-woff2-only',
+    enforce: 'pre',
+    transform(code, id) {
+      if (!/[\\/]katex[\\/]dist[\\/]katex(\.min)?\.css$/.test(id.split('?')[0])) return null;
+      return { code: woff2Only(code), map: null };
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [svelte(), buildInfo()],
+  plugins: [katexWoff2Only(), svelte(), buildInfo()],
   base: './',
   build: {
     outDir,
     emptyOutDir: true,
     chunkSizeWarningLimit: 1500,
+    // Fonts stay separate files (fetched only when a glyph needs them), never base64 in the CSS.
+    assetsInlineLimit: (file) => (/\.woff2$/.test(file) ? false : undefined),
   },
   server: {
     // `npm run dev` talks to a `unipo serve` running on the default port.

@@ -277,6 +277,12 @@ def test_whatif_matches_direct_algorithm_call(algo_server, algo_runs, page):
     assert raw_text_number(page.get_by_test_id("loss-whatif").inner_text()) == pytest.approx(float(out.loss), rel=1e-3)
     page.get_by_test_id("sign-flips").wait_for()
     page.get_by_test_id("newly-clipped").wait_for()
+    # The difference column is painted from the server's token_objective_delta.
+    delta = raw(page.get_by_test_id("whatif-token_objective_delta"))
+    assert delta == pytest.approx(expected - stored["token_objective"], rel=1e-4, abs=1e-6)
+    assert page.get_by_test_id(f"whatif-third-{response}").get_attribute("data-kind") == "difference"
+    # The compared algorithm follows the URL.
+    assert "compare=dapo" in page.url
     panel.scroll_into_view_if_needed()
     shot(page, "whatif-dapo")
 

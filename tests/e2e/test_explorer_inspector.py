@@ -21,11 +21,12 @@ RADIAL_SIZE = 560  # viewBox of the radial chart (TrainingExplorer.svelte)
 GAP = math.pi / 14  # radial-geometry.ts DEFAULT_GAP
 
 
-def click_radial_step(page, steps: list[int], step: int) -> None:
-    """Click the radial chart on the ring area at the angle of `step` (no lens: few steps)."""
+def click_radial_step(page, steps: list[int], step: int, nudge: float = 0.0) -> None:
+    """Click the radial chart on the ring area at the angle of `step` (no lens: few steps),
+    `nudge` radians further clockwise."""
     box = page.get_by_test_id("radial-chart").bounding_box()
     t = (step - steps[0]) / (steps[-1] - steps[0]) if steps[-1] > steps[0] else 0.5
-    angle = GAP / 2 + t * (2 * math.pi - GAP)
+    angle = GAP / 2 + t * (2 * math.pi - GAP) + nudge
     radius = 190 * min(box["width"], box["height"]) / RADIAL_SIZE
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.click(cx + math.sin(angle) * radius, cy - math.cos(angle) * radius)
@@ -81,6 +82,21 @@ def test_select_run_step_and_token_shows_stored_values(page, live_server, e2e_ru
     page.reload()
     page.locator(f"[data-response='1'] .tok.selected[data-pos='{target['position']}']").wait_for()
     page.screenshot(path=str(artifacts_dir / "explorer-inspector.png"), full_page=True)
+    assert not page.errors, page.errors
+
+
+def test_clicks_at_the_ends_of_the_arc_select_first_and_last_step(page, live_server, e2e_runs):
+    run_id = e2e_runs["primary"].name
+    steps = RunReader(e2e_runs["primary"]).steps()
+    page.goto(live_server.url + f"/?run={run_id}")
+    page.get_by_test_id("radial-chart").locator("path.ring-line").first.wait_for()
+    # A few pixels before the first step's dot (in the gap at 12 o'clock) still means the first step.
+    click_radial_step(page, steps, steps[0], nudge=-0.03)
+    page.get_by_test_id("step-inspector").get_by_role("heading", name=f"Step {steps[0]}").wait_for()
+    # The same just past the last step (the chart is smaller once a step is open).
+    click_radial_step(page, steps, steps[-1], nudge=+0.03)
+    page.get_by_test_id("step-inspector").get_by_role("heading", name=f"Step {steps[-1]}").wait_for()
+    assert f"step={steps[-1]}" in page.url
     assert not page.errors, page.errors
 
 

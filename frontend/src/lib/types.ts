@@ -53,6 +53,39 @@ export interface StepPayload {
   responses: Record<string, (number | string | boolean | null)[]>;
   tokens: { offsets: number[] } & Record<string, (number | string | null)[] | number[]>;
   missing?: string[];
+  /** Invariant checks computed by the server on read (docs/contracts.md §3 "Checks"). */
+  checks?: StepChecks;
+}
+
+/** `{count, indices}`: flat token indices of the payload (the server caps the list, never the count). */
+export interface IndexList {
+  count: number;
+  indices: number[];
+}
+
+export interface CheckTolerance {
+  rtol: number;
+  precision: string;
+  rule: string;
+}
+
+/**
+ * The server's comparison of stored numbers with each other: per token
+ * `token_objective − (surrogate − kl_penalty + entropy_bonus)`, per step `−Σ weight·token_objective`
+ * against the logged policy loss. null where a check could not run (`missing` says why).
+ */
+export interface StepChecks {
+  objective_residual: (number | null)[] | null;
+  objective_max_abs_residual: number | null;
+  objective_ok: boolean | null;
+  objective_mismatches: IndexList | null;
+  objective_tolerance: CheckTolerance | null;
+  loss_from_terms: number | null;
+  loss_logged: number | null;
+  loss_logged_metric: string | null;
+  loss_ok: boolean | null;
+  loss_tolerance: CheckTolerance | null;
+  missing: { objective: string[]; loss: string[] };
 }
 
 export interface FormulaTerm {

@@ -5,6 +5,8 @@ import {
   CHANGE_FLIP,
   changeCodes,
   groupsToShow,
+  formatSigned,
+  hasObjectiveDelta,
   indicesTruncated,
   missingSentence,
   responseTokens,
@@ -57,10 +59,28 @@ describe('what-if view', () => {
 
   it('reads per-response weights from the server summary', () => {
     expect(weightRows(whatIf().summary, [0, 2])).toEqual([
-      { response: 0, stored: 0.3, whatif: 0.25 },
-      { response: 2, stored: 0.4, whatif: 0.25 },
+      { response: 0, stored: 0.3, whatif: 0.25, delta: null },
+      { response: 2, stored: 0.4, whatif: 0.25, delta: null },
     ]);
-    expect(weightRows(undefined, [0])).toEqual([{ response: 0, stored: null, whatif: null }]);
+    expect(weightRows(undefined, [0])).toEqual([{ response: 0, stored: null, whatif: null, delta: null }]);
+  });
+
+  it('reads differences from the server, never subtracting', () => {
+    const p = whatIf();
+    expect(hasObjectiveDelta(p)).toBe(false);
+    // Deliberately not what-if − stored: the panel must show what the server sent.
+    p.responses.weight_total_delta = [0.125, null, -7];
+    (p.tokens as Record<string, unknown>).token_objective_delta = [0.5, null, 0, -1];
+    expect(hasObjectiveDelta(p)).toBe(true);
+    expect(weightRows(p.summary, [0, 1, 2], p).map((r) => r.delta)).toEqual([0.125, null, -7]);
+    expect(responseValues(p, 'token_objective_delta', 1)).toEqual([null, 0]);
+  });
+
+  it('writes the sign of a difference', () => {
+    expect(formatSigned(0.25)).toBe('+0.25');
+    expect(formatSigned(-0.25)).toBe('−0.25');
+    expect(formatSigned(0)).toBe('0');
+    expect(formatSigned(null)).toBe('—');
   });
 
   it('says plainly which inputs are missing', () => {

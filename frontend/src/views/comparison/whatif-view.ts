@@ -1,14 +1,14 @@
 // Reading the server's what-if answer for display. The server recomputes the step under another
 // algorithm and summarises the change (step loss, sign flips, newly clipped tokens, per-response
 // weights); this module only reshapes those server values for the panel.
-import type { StepPayload, TokenSelection } from '../../lib/types';
+import type { IndexList, StepPayload, TokenSelection } from '../../lib/types';
 import type { Category } from '../../lib/colour-scale';
-import { responseCount, tokenCount } from '../explainer/term-values';
+import { formatStoredValue, responseCount, tokenCount } from '../explainer/term-values';
 
-export interface IndexList {
-  count: number;
-  indices: number[];
-}
+export type { IndexList };
+
+/** Per-token difference the server sends with a what-if (what-if − stored, null where not stored). */
+export const OBJECTIVE_DELTA = 'token_objective_delta';
 
 export interface WhatIfSummary {
   loss: { stored: number | null; whatif: number | null };
@@ -96,17 +96,26 @@ export interface WeightRow {
   response: number;
   stored: number | null;
   whatif: number | null;
+  /** Σ what-if weight − Σ stored weight, as the server computed it (responses.weight_total_delta). */
+  delta: number | null;
 }
 
-/** The server's per-response total weights, stored vs what-if, for the responses shown. */
-export function weightRows(summary: WhatIfSummary | undefined, responses: number[]): WeightRow[] {
+/** The server's per-response total weights, stored vs what-if, and their difference, for the responses shown. */
+export function weightRows(summary: WhatIfSummary | undefined, responses: number[], payload?: WhatIfPayload | null): WeightRow[] {
   const stored = summary?.response_weight?.stored ?? null;
   const whatif = summary?.response_weight?.whatif ?? null;
+  const delta = (payload?.responses.weight_total_delta ?? null) as (number | null)[] | null;
   return responses.map((response) => ({
     response,
     stored: stored?.[response] ?? null,
     whatif: whatif?.[response] ?? null,
+    delta: typeof delta?.[response] === 'number' ? (delta[response] as number) : null,
   }));
+}
+
+/** True when the server sent the per-token difference (older servers did not). */
+export function hasObjectiveDelta(payload: WhatIfPayload | null): boolean {
+  return Array.isArray(payload?.tokens[OBJECTIVE_DELTA]);
 }
 
 /** One plain sentence naming what the recomputation lacked, or null when nothing is missing. */
@@ -116,4 +125,10 @@ export function missingSentence(payload: WhatIfPayload, algorithmName: string): 
   const list = missing.length === 1 ? missing[0] : `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)}`;
   const them = missing.length === 1 ? 'it' : 'them';
   return `${algorithmName} needs ${list}, which this run did not store: the values that depend on ${them} are not exact.`;
+}
+
+/** A server-computed difference with its sign always written (+0.1, −0.1): formatting only. */
+export function formatSigned(value: number | null): string {
+  const text = formatStoredValue(value);
+  return value !== null && value > 0 ? `+${text}` : text.replace(/^-/, '−');
 }

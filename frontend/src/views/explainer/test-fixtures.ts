@@ -33,7 +33,37 @@ export function makeStep(): StepPayload {
       selected: [1, 1, 1, 1],
       weight: [1 / 3, 1 / 6, 1 / 6, 1 / 3],
     },
+    // As the server computes it (step_checks.py): residual = objective − (surrogate − kl + bonus).
+    checks: {
+      objective_residual: [0, 0, 0, 0],
+      objective_max_abs_residual: 0,
+      objective_ok: true,
+      objective_mismatches: { count: 0, indices: [] },
+      objective_tolerance: { rtol: 4.8e-7, precision: 'float32', rule: '|residual| <= rtol * (...)' },
+      loss_from_terms: -0.0125,
+      loss_logged: -0.0125,
+      loss_logged_metric: 'loss',
+      loss_ok: true,
+      loss_tolerance: { rtol: 1e-5, precision: 'float32', rule: '...' },
+      missing: { objective: [], loss: [] },
+    },
   };
+}
+
+/** makeStep() as the server sends an edited run: token 1 (response 1, position 0) does not add up. */
+export function makeTamperedStep(): StepPayload {
+  const step = makeStep();
+  (step.tokens.token_objective as number[])[1] = 0.5;
+  step.checks = {
+    ...step.checks!,
+    objective_residual: [0, 1.06, 0, 0],
+    objective_max_abs_residual: 1.06,
+    objective_ok: false,
+    objective_mismatches: { count: 1, indices: [1] },
+    loss_from_terms: -0.2,
+    loss_ok: false,
+  };
+  return step;
 }
 
 export function makeFormula(kind: 'grpo' | 'dr_grpo'): Formula {

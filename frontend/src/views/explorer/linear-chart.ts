@@ -8,6 +8,8 @@ export interface LinearRun {
   id: string;
   label: string;
   colour: string;
+  /** stroke-dasharray: runs after the first are dashed, so identical curves stay distinguishable. */
+  dash: string;
   steps: number[];
   columns: Record<string, (number | null)[]>;
 }
@@ -57,9 +59,18 @@ export function drawLinear(svgElement: SVGSVGElement, model: LinearModel, handle
       const column = run.columns[metric];
       if (!column) continue;
       const kept = lttbIndices(run.steps, column, MAX_POINTS);
-      const path = line<number>().x((i) => x(run.steps[i])).y((i) => y(column[i] as number));
+      const path = line<number>().defined((i) => column[i] !== null && Number.isFinite(column[i] as number))
+        .x((i) => x(run.steps[i])).y((i) => y(column[i] as number));
       g.append('path').attr('class', 'series').attr('data-run', run.id).attr('fill', 'none')
-        .attr('stroke', run.colour).attr('stroke-width', 1.5).attr('d', path(kept) ?? '');
+        .attr('stroke', run.colour).attr('stroke-width', 1.6).attr('stroke-dasharray', run.dash).attr('d', path(kept) ?? '');
+      if (kept.length <= 60) {
+        // Few updates: mark each logged value (a line alone hides where the data are).
+        for (const i of kept) {
+          const v = column[i];
+          if (v === null || !Number.isFinite(v)) continue;
+          g.append('circle').attr('class', 'point').attr('cx', x(run.steps[i])).attr('cy', y(v)).attr('r', 2.4).attr('fill', run.colour);
+        }
+      }
     }
     const rule = (step: number, colour: string, dash: string) => {
       g.append('line').attr('x1', x(step)).attr('x2', x(step)).attr('y1', MARGIN.top).attr('y2', panelHeight - MARGIN.bottom)
@@ -76,14 +87,19 @@ export function drawLinear(svgElement: SVGSVGElement, model: LinearModel, handle
     if (model.selected !== null) rule(model.selected, '#111', '');
   });
 
-  // One pointer layer over all panels.
+  svg.append('text').attr('x', width - MARGIN.right).attr('y', height - 2).attr('text-anchor', 'end')
+    .attr('font-size', 10).attr('fill', '#667085').text('step');
+
+  // One pointer layer over all panels; the pointer snaps to the nearest logged step of any run.
+  const logged = [...new Set(runs.flatMap((r) => r.steps))].sort((a, b) => a - b);
   const stepAt = (event: PointerEvent) => {
     const rect = svgElement.getBoundingClientRect();
     const px = ((event.clientX - rect.left) / rect.width) * width;
-    if (px < MARGIN.left || px > width - MARGIN.right) return null;
-    return Math.round(x.invert(px));
+    if (px < MARGIN.left - 6 || px > width - MARGIN.right + 6) return null;
+    const index = nearestIndex(logged, x.invert(px));
+    return index < 0 ? null : logged[index];
   };
-  svg.append('rect').attr('class', 'hit').attr('x', MARGIN.left).attr('y', 0).attr('width', width - MARGIN.left - MARGIN.right)
+  svg.append('rect').attr('class', 'hit').attr('x', MARGIN.left - 6).attr('y', 0).attr('width', width - MARGIN.left - MARGIN.right + 12)
     .attr('height', height).attr('fill', 'transparent').style('cursor', 'crosshair')
     .on('pointermove', (event: PointerEvent) => handlers.onHover(stepAt(event), event))
     .on('pointerleave', () => handlers.onHover(null, null))

@@ -3,6 +3,7 @@
 import { select, lineRadial, arc as d3arc, curveLinear } from 'd3';
 import {
   DEFAULT_GAP,
+  END_SNAP,
   angleOf,
   makeFisheye,
   nearestIndex,
@@ -13,6 +14,7 @@ import {
   valueRadius,
 } from './radial-geometry';
 import { lttbIndices } from './lttb';
+import { seriesRange } from './series';
 import type { RolloutPhase } from './rollout-phases';
 
 export interface RingSeries {
@@ -41,7 +43,8 @@ export interface RadialHandlers {
   onPhaseHover(phase: RolloutPhase | null, event: PointerEvent): void;
 }
 
-const POINTS_PER_RING = 720; // about one point per pixel of circumference at typical sizes
+const POINTS_PER_RING = 720;
+const LENS_SHARE = 0.15; // about one point per pixel of circumference at typical sizes
 
 /** Indices drawn for a ring: LTTB for shape, plus every point inside the magnified window. */
 function drawnIndices(steps: number[], values: (number | null)[], window: [number, number], first: number, last: number): number[] {
@@ -55,14 +58,7 @@ function drawnIndices(steps: number[], values: (number | null)[], window: [numbe
 }
 
 function finiteExtent(values: (number | null)[]): [number, number] {
-  let min = Infinity;
-  let max = -Infinity;
-  for (const v of values) {
-    if (v === null || !Number.isFinite(v)) continue;
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  return min <= max ? [min, max] : [0, 1];
+  return seriesRange(values) ?? [0, 1];
 }
 
 export function drawRadial(svgElement: SVGSVGElement, model: RadialModel, handlers: RadialHandlers): void {
@@ -77,15 +73,10 @@ export function drawRadial(svgElement: SVGSVGElement, model: RadialModel, handle
   const bands = ringBands(rings.length, size * 0.17, phaseBand.inner - 10, 10);
   const focusT = model.focus === null ? null : stepPosition(model.focus, first, last);
   const halfWidth = last > first ? model.lensSteps / (last - first) : 0;
-  const lens = makeFisheye(focusT, halfWidth);
+  // The magnified window takes at least LENS_SHARE of the circle, so ±lensSteps stay readable on a
+  // run of 100,000 updates (a fixed 5× would leave them a sliver).
+  const lens = makeFisheye(focusT, halfWidth, Math.max(5, LENS_SHARE / Math.max(2 * halfWidth, 1e-9)));
   const angle = (step: number) => angleOf(lens.forward(stepPosition(step, first, last)));
-
-  // Lens window shading, behind everything.
-  if (lens.window[1] > lens.window[0]) {
-    svg.append('path').attr('class', 'lens').attr('fill', '#fff4d6').attr('d',
-      d3arc<unknown>()({ innerRadius: bands.length ? bands[bands.length - 1].inner - 4 : 0, outerRadius: phaseBand.inner - 3,
-        startAngle: angleOf(lens.forward(lens.window[0])), endAngle: angleOf(lens.forward(lens.window[1])) }) ?? '');
-  }
 
   // Ring backgrounds first, so no ring's background covers another ring's line.
   rings.forEach((_, i) => {
@@ -93,7 +84,14 @@ export function drawRadial(svgElement: SVGSVGElement, model: RadialModel, handle
       d3arc<unknown>()({ innerRadius: bands[i].inner, outerRadius: bands[i].outer, startAngle: angleOf(0), endAngle: angleOf(1) }) ?? '');
   });
 
-  // Series, with the ring's range written at the gap so radial positions can be read.
+  // Lens window shading, over the ring backgrounds and under the lines.
+  if (lens.window[1] > lens.window[0]) {
+    svg.append('path').attr('class', 'lens').attr('fill', '#ffd970').attr('fill-opacity', 0.28).attr('d',
+      d3arc<unknown>()({ innerRadius: bands.length ? bands[bands.length - 1].inner - 4 : 0, outerRadius: phaseBand.inner - 3,
+        startAngle: angleOf(lens.forward(lens.window[0])), endAngle: angleOf(lens.forward(lens.window[1])) }) ?? '');
+  }
+
+  // Series; each ring spans its metric's [min, max] (the chips name the range).
   rings.forEach((ring, i) => {
     const band = bands[i];
     const [min, max] = finiteExtent(ring.values);
@@ -115,10 +113,6 @@ export function drawRadial(svgElement: SVGSVGElement, model: RadialModel, handle
         svg.append('circle').attr('cx', Math.sin(a) * r).attr('cy', -Math.cos(a) * r).attr('r', 2.2).attr('fill', ring.colour);
       }
     }
-    svg.append('text').attr('x', -4).attr('y', -band.outer + 8).attr('text-anchor', 'end')
-      .attr('font-size', 9).attr('fill', '#8a93a3').text(formatShort(max));
-    svg.append('text').attr('x', -4).attr('y', -band.inner).attr('text-anchor', 'end')
-      .attr('font-size', 9).attr('fill', '#8a93a3').text(formatShort(min));
   });
 
   // Rollout phases: alternating shades on the outer band.
@@ -135,10 +129,12 @@ export function drawRadial(svgElement: SVGSVGElement, model: RadialModel, handle
   });
 
   // Step ticks at the two ends of the arc (first and last step).
-  for (const [step, anchor] of [[first, 'start'], [last, 'end']] as const) {
+  const ends = first === last ? ([[first, 'middle']] as const) : ([[first, 'start'], [last, 'end']] as const);
+  for (const [step, anchor] of ends) {
     const a = angle(step);
-    svg.append('text').attr('font-size', 10).attr('fill', '#667085').attr('text-anchor', anchor)
-      .attr('x', Math.sin(a) * (outer + 2) + (anchor === 'start' ? 2 : -2)).attr('y', -Math.cos(a) * (outer + 2) - 2)
+    svg.append('text').attr('font-size', 12).attr('fill', '#667085').attr('text-anchor', anchor)
+      .attr('x', Math.sin(a) * (outer + 2) + (anchor === 'start' ? 2 : anchor === 'end' ? -2 : 0))
+      .attr('y', -Math.cos(a) * (outer + 2) + (first === last ? 12 : -2))
       .text(`step ${step}`);
   }
 
@@ -165,7 +161,7 @@ export function drawRadial(svgElement: SVGSVGElement, model: RadialModel, handle
   const innermost = bands.length ? bands[bands.length - 1].inner : size * 0.17;
   const stepAt = (event: PointerEvent): number | null => {
     const [x, y] = pointerIn(svgElement, event, size);
-    const t = positionOfAngle(pointerAngle(x, y), DEFAULT_GAP);
+    const t = positionOfAngle(pointerAngle(x, y), DEFAULT_GAP, END_SNAP);
     if (t === null) return null;
     return steps[nearestIndex(steps, first + lens.inverse(t) * (last - first))];
   };
@@ -180,12 +176,12 @@ export function drawRadial(svgElement: SVGSVGElement, model: RadialModel, handle
     .on('click', () => handlers.onSelect(null));
   centre.append('circle').attr('r', innermost - 6).attr('fill', '#fff').attr('stroke', '#e3e6eb');
   const shown = model.focus ?? model.selected;
-  centre.append('text').attr('text-anchor', 'middle').attr('y', -4).attr('font-size', 11).attr('fill', '#667085')
+  centre.append('text').attr('text-anchor', 'middle').attr('y', -6).attr('font-size', 13).attr('fill', '#667085')
     .text(shown === null ? `${model.totalUpdates.toLocaleString('en-US')} updates` : 'step');
-  centre.append('text').attr('text-anchor', 'middle').attr('y', 16).attr('font-size', 20).attr('font-weight', 600)
+  centre.append('text').attr('text-anchor', 'middle').attr('y', 18).attr('font-size', 24).attr('font-weight', 600)
     .attr('fill', '#1d2129').text(shown === null ? '' : String(shown));
   if (model.selected !== null) {
-    centre.append('text').attr('text-anchor', 'middle').attr('y', 32).attr('font-size', 9).attr('fill', '#8a93a3').text('click to clear');
+    centre.append('text').attr('text-anchor', 'middle').attr('y', 36).attr('font-size', 11).attr('fill', '#8a93a3').text('click to clear');
   }
 }
 
@@ -216,11 +212,4 @@ function pointerIn(svgElement: SVGSVGElement, event: PointerEvent, size: number)
   const rect = svgElement.getBoundingClientRect();
   const scale = size / Math.min(rect.width, rect.height);
   return [(event.clientX - rect.left - rect.width / 2) * scale, (event.clientY - rect.top - rect.height / 2) * scale];
-}
-
-function formatShort(v: number): string {
-  const abs = Math.abs(v);
-  if (v === 0) return '0';
-  if (abs >= 1e4 || abs < 1e-3) return v.toExponential(1);
-  return Number(v.toPrecision(3)).toString();
 }

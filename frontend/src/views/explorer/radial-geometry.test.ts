@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_GAP,
+  END_SNAP,
   angleOf,
   makeFisheye,
   nearestIndex,
@@ -21,6 +22,16 @@ describe('angle mapping with the gap', () => {
     for (const t of [0, 0.1, 0.5, 0.99, 1]) expect(positionOfAngle(angleOf(t))).toBeCloseTo(t);
     expect(positionOfAngle(0)).toBeNull();
     expect(positionOfAngle(2 * Math.PI - 0.01)).toBeNull();
+  });
+  it('snaps a click in the gap to the nearer end step', () => {
+    const justBeforeFirst = angleOf(0) - 0.01;
+    const justAfterLast = angleOf(1) + 0.01;
+    expect(positionOfAngle(justBeforeFirst, DEFAULT_GAP, END_SNAP)).toBe(0);
+    expect(positionOfAngle(justAfterLast, DEFAULT_GAP, END_SNAP)).toBe(1);
+    expect(positionOfAngle(0.001, DEFAULT_GAP, END_SNAP)).toBe(0); // right of 12 o'clock: first step
+    expect(positionOfAngle(-0.001, DEFAULT_GAP, END_SNAP)).toBe(1); // left of it: last step
+    expect(positionOfAngle(justBeforeFirst, DEFAULT_GAP, 0.005)).toBeNull(); // beyond the tolerance
+    expect(positionOfAngle(Math.PI, DEFAULT_GAP, END_SNAP)).toBeCloseTo(0.5);
   });
   it('measures pointer angles clockwise from up in screen coordinates', () => {
     expect(pointerAngle(0, -10)).toBeCloseTo(0);

@@ -12,14 +12,26 @@ export function angleOf(t: number, gap = DEFAULT_GAP): number {
   return gap / 2 + Math.min(1, Math.max(0, t)) * (2 * Math.PI - gap);
 }
 
-/** Inverse of angleOf: the time position under an angle; null inside the gap. */
-export function positionOfAngle(angle: number, gap = DEFAULT_GAP): number | null {
+/**
+ * Inverse of angleOf: the time position under an angle. Inside the gap it is null, except within
+ * `snap` radians of either end, which map to that end (0 or 1): a click just before the first
+ * step's dot, or just after the last one's, still means that step.
+ */
+export function positionOfAngle(angle: number, gap = DEFAULT_GAP, snap = 0): number | null {
   const a = ((angle % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI);
-  const t = (a - gap / 2) / (2 * Math.PI - gap);
+  const span = 2 * Math.PI - gap;
+  const start = gap / 2;
   const epsilon = 1e-9; // float round-off at the two ends of the arc
-  if (t < -epsilon || t > 1 + epsilon) return null;
-  return Math.min(1, Math.max(0, t));
+  if (a >= start - epsilon && a <= start + span + epsilon) return Math.min(1, Math.max(0, (a - start) / span));
+  // In the gap: distance back to the first step (clockwise from 12 o'clock) or on past the last.
+  const beforeFirst = start - a >= 0 ? start - a : start + 2 * Math.PI - a;
+  const afterLast = a - (start + span) >= 0 ? a - (start + span) : a + 2 * Math.PI - (start + span);
+  if (Math.min(beforeFirst, afterLast) > snap) return null;
+  return beforeFirst <= afterLast ? 0 : 1;
 }
+
+/** Radians of the gap that still select the nearer end step: all of it, split at 12 o'clock. */
+export const END_SNAP = DEFAULT_GAP / 2 + 1e-9;
 
 /** Angle (clockwise from 12 o'clock) of a point relative to the centre, in screen coordinates (y down). */
 export function pointerAngle(dx: number, dy: number): number {
