@@ -7,14 +7,13 @@ screen can be compared with RunReader and with a direct call of the algorithm.
 from __future__ import annotations
 
 import math
-import socket
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+from support.live_server import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -87,33 +86,6 @@ def write_algorithm_run(path: Path, preset: str, steps: int = 2):
     writer.close("finished")
 
 
-class _Server:
-    """uvicorn in a thread on a free port, serving the built web bundle."""
-
-    def __init__(self, app):
-        import uvicorn
-
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=5)
-        self.sock.close()
-
-
 @pytest.fixture(scope="module")
 def algo_runs(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("explainer-runs")
@@ -128,7 +100,7 @@ def algo_server(algo_runs):
         pytest.skip("the web bundle is not built (cd frontend && npm run build)")
     from unipo.server import create_app
 
-    with _Server(create_app([algo_runs], poll_interval_s=0.2)) as server:
+    with LiveServer(create_app([algo_runs], poll_interval_s=0.2)) as server:
         yield server
 
 

@@ -8,7 +8,6 @@ run written the same way must show ✓ for every token and for the step loss.
 """
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -16,11 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-# The e2e conftest owns the live-server helper; with --import-mode=importlib it is loaded by path.
-_spec = importlib.util.spec_from_file_location("e2e_conftest_helpers", Path(__file__).with_name("conftest.py"))
-_helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_helpers)
-LiveServer = _helpers.LiveServer
+from support.live_server import LiveServer
+from unipo.server import create_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -72,7 +68,7 @@ def checked_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("checked-runs")
     tampered_token, token_count = write_run(root / "tampered-run", tamper=True)
     write_run(root / "clean-run", tamper=False)
-    with LiveServer([root]) as server:
+    with LiveServer(create_app([root])) as server:
         yield {"server": server, "token": tampered_token, "tokens": token_count}
 
 

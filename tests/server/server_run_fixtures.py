@@ -1,15 +1,12 @@
-"""Real run directories written with RunWriter, and a real uvicorn server in a thread (test helpers)."""
+"""Real run directories written with RunWriter (test helpers)."""
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import uvicorn
 
+from support.live_server import LiveServer  # noqa: F401  (re-exported for the server tests)
 from unipo.algorithms import get_preset
 from unipo.runs import RunWriter, StepRecord
 
@@ -83,28 +80,3 @@ def write_run(path: Path, steps: int = 3, *, finish: bool = True, name: str | No
     return writer
 
 
-class LiveServer:
-    """uvicorn in a thread on a free port: real sockets, real raw paths, real streaming."""
-
-    def __init__(self, app):
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self.sock = sock
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=5)
-        self.sock.close()
