@@ -1,5 +1,5 @@
-"""Engine costs measured in one run: step time with capture on vs off, bytes per stored token, and
-sampling with our KV-cache loop vs `model.generate`.
+"""Engine costs measured in one run: step time with capture on vs off, bytes per stored token, where
+the capture's time goes, and sampling with our KV-cache loop vs `model.generate`.
 
     .venv/bin/python benchmarks/bench_engine.py [--model DIR] [--steps 8]
 
@@ -29,13 +29,44 @@ def load(model_dir: str | None):
     return AutoModelForCausalLM.from_pretrained(model_dir).eval(), AutoTokenizer.from_pretrained(model_dir)
 
 
-def train_seconds(model_dir, out: Path, capture: bool, steps: int) -> tuple[float, Path]:
+def train_seconds(model_dir, out: Path, capture: bool, steps: int,
+                  thread_writer: bool = False) -> tuple[float, list[float], Path]:
+    """(wall seconds of Trainer.run incl. the final flush, seconds of each rollout's updates).
+    thread_writer: capture on the in-process writer thread (the engine's fallback) instead of the
+    child process, to show what moving it out of the trainer's process bought."""
     model, tokenizer = load(model_dir)
     config = TrainConfig(algo="grpo", task="arithmetic", steps=steps, prompts_per_step=8, group_size=8, epochs=2,
                          minibatches=2, max_new_tokens=24, eval_prompts=0, checkpoint_every=0, capture=capture)
+    stamps: list[float] = []
     trainer = Trainer(config, out, algo=get_preset("grpo"), task=get_task("arithmetic"), model=model,
-                      tokenizer=tokenizer)
-    return trainer.run().wall_seconds, out
+                      tokenizer=tokenizer, progress=lambda step, total, metrics: stamps.append(time.perf_counter()))
+    if thread_writer:
+        from unipo.engine.capture import BackgroundWriter
+        trainer._open_capture = lambda: BackgroundWriter(trainer.writer)
+    wall = trainer.run().wall_seconds
+    # One figure per rollout (generation + 4 updates + capture hand-off), first rollout excluded.
+    per_rollout = [b - a for a, b in zip(stamps[3::4], stamps[7::4])]
+    return wall, per_rollout, out
+
+
+def writer_profile(run: Path) -> dict[str, float]:
+    """Re-encode the stored steps in this process and time each stage of RunWriter.write_update
+    (the work the capture child does): StepRecord -> Arrow rows, float-column prediction, Parquet."""
+    from unipo.runs import prediction
+    from unipo.runs.step_file import read_step_file, write_step_file
+    files = sorted((run / "steps").glob("step-*.parquet"))
+    tables = [read_step_file(f) for f in files]
+    floats = [[fld.name for fld in t.schema if str(fld.type) == "float"] for t in tables]
+    timings = {"predict": 0.0, "write_step_file": 0.0}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (table, names) in enumerate(zip(tables, floats)):
+            start = time.perf_counter()
+            prediction.encode(table, names)
+            timings["predict"] += time.perf_counter() - start
+            start = time.perf_counter()
+            write_step_file(Path(tmp) / f"step-{i + 1:06d}.parquet", table)
+            timings["write_step_file"] += time.perf_counter() - start
+    return {k: v / max(len(tables), 1) for k, v in timings.items()}
 
 
 def generation_seconds(model_dir, repeats: int = 3) -> tuple[float, float]:
@@ -67,19 +98,37 @@ def main() -> None:
     import torch
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        on, off = [], []
+        on, off, on_rollouts, off_rollouts, thread, thread_rollouts = [], [], [], [], [], []
         for repeat in range(args.repeats):  # interleaved so machine load hits both alike
-            off.append(train_seconds(args.model, Path(tmp) / f"off{repeat}", False, args.steps)[0])
-            seconds, run = train_seconds(args.model, Path(tmp) / f"on{repeat}", True, args.steps)
+            seconds, rollouts, _ = train_seconds(args.model, Path(tmp) / f"off{repeat}", False, args.steps)
+            off.append(seconds)
+            off_rollouts += rollouts
+            seconds, rollouts, run = train_seconds(args.model, Path(tmp) / f"on{repeat}", True, args.steps)
             on.append(seconds)
+            on_rollouts += rollouts
+            seconds, rollouts, _ = train_seconds(args.model, Path(tmp) / f"thread{repeat}", True, args.steps,
+                                                 thread_writer=True)
+            thread.append(seconds)
+            thread_rollouts += rollouts
         files = sorted((run / "steps").glob("step-*.parquet"))
         import pyarrow.parquet as pq
         tokens = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
         size = sum(f.stat().st_size for f in files)
+        profile = writer_profile(run)
     ours, theirs = generation_seconds(args.model)
     print(f"updates per run: {args.steps} (8 prompts x 8 completions, 2 epochs x 2 mini-batches, 24 new tokens)")
     print(f"step time capture off: {min(off) / args.steps * 1000:.1f} ms   on: {min(on) / args.steps * 1000:.1f} ms")
-    print(f"capture on/off ratio (best of {args.repeats}): {min(on) / min(off):.3f}   (goal <= 1.05)")
+    print(f"capture on/off ratio, whole run incl. final flush (best of {args.repeats}): {min(on) / min(off):.3f}"
+          f"   (goal <= 1.05)")
+    if on_rollouts and off_rollouts:
+        med_on, med_off = statistics.median(on_rollouts), statistics.median(off_rollouts)
+        print(f"capture on/off ratio, median rollout of 4 updates (steady state, {len(on_rollouts)} vs "
+              f"{len(off_rollouts)} rollouts): {med_on / med_off:.3f}   ({med_off * 1000:.0f} vs {med_on * 1000:.0f} ms)")
+    if thread_rollouts:
+        print(f"  same with the writer on a thread of the trainer's process (the fallback): whole run "
+              f"{min(thread) / min(off):.3f}, median rollout {statistics.median(thread_rollouts) / statistics.median(off_rollouts):.3f}")
+    print(f"capture child's work per step (re-timed here): float-column prediction {profile['predict'] * 1000:.0f} ms, "
+          f"whole write_step_file {profile['write_step_file'] * 1000:.0f} ms")
     print(f"stored: {tokens} token rows in {size} bytes = {size / max(tokens, 1):.1f} bytes per token")
     print(f"sampling 64 x 24 tokens: KV-cache loop {ours * 1000:.0f} ms, model.generate {theirs * 1000:.0f} ms "
           f"(generate/loop = {theirs / ours:.2f})")

@@ -1,9 +1,12 @@
 """Capture: every token of every update handed to the run store, off the training thread.
 
-The training thread only slices tensors into a StepRecord (cheap); flattening to Arrow, Parquet
-encoding and the file writes happen on one background thread, in update order, so the step time
-barely changes with capture on (benchmarks/bench_engine.py measures it). `flush()` waits for the
-queue to drain: the engine calls it before every checkpoint so the store is never behind one.
+The training thread only slices tensors into a StepRecord (cheap), adding the advantage
+estimator's intermediates (group_mean, group_std, baseline, ..., td_error) as columns named as the
+formula cards bind them. Flattening to Arrow, Parquet encoding and the file writes happen in update
+order in a child process (capture_process.ProcessWriter); BackgroundWriter, one thread, is the
+fallback and writes metrics-only runs. `flush()` waits for the queue to drain: the engine calls it
+before every checkpoint so the store is never behind one. benchmarks/bench_engine.py measures the
+step time with capture on vs off.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from unipo.engine.minibatches import MiniBatch
 from unipo.engine.rollout import Rollout
 from unipo.engine.update import UpdateResult
 from unipo.runs import RunWriter, StepRecord
+from unipo.runs.schema import RESERVED_COLUMNS
 
 
 def step_record(rollout: Rollout, batch: MiniBatch, result: UpdateResult) -> StepRecord:
@@ -28,6 +32,14 @@ def step_record(rollout: Rollout, batch: MiniBatch, result: UpdateResult) -> Ste
             return None
         picked = tensor.index_select(0, rows)
         return picked[:, :width] if picked.dim() == 2 else picked
+
+    terms = dict(result.terms)
+    for name, value in rollout.advantage_terms.items():
+        # `reward` and `advantage` are stored already (the reward column, out.terms["advantage"]).
+        if name in terms or name in RESERVED_COLUMNS:
+            continue
+        picked = pick(value)
+        terms[name] = picked.unsqueeze(1).expand(len(row_list), width) if picked.dim() == 1 else picked
 
     group_size = rollout.group_size
     slots = [i // group_size for i in row_list]
@@ -50,7 +62,7 @@ def step_record(rollout: Rollout, batch: MiniBatch, result: UpdateResult) -> Ste
         value=pick(rollout.values),
         returns=pick(rollout.returns),
         entropy=result.entropies,
-        terms=result.terms,
+        terms=terms,
         rollout=rollout.index,
         epoch=batch.epoch,
         minibatch=batch.minibatch,

@@ -39,6 +39,10 @@ class Rollout:
     values: torch.Tensor | None = None
     advantages: torch.Tensor | None = None   # [N] or [N, T]
     returns: torch.Tensor | None = None
+    # advantage_details().terms: the estimator's intermediates, per response [N] (group_mean,
+    # group_std, baseline, advantage_scale, shaped_reward) or per token [N, T] (token_reward,
+    # kl_reward, td_error); stored as step columns under these names (the formula binds to them).
+    advantage_terms: dict[str, torch.Tensor] = field(default_factory=dict)
     advantage_metrics: dict[str, float] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=dict)
 
@@ -211,6 +215,7 @@ def collect_rollout(index: int, policy: Policy, reference: Policy | None, algo, 
                                      values=values, logprobs=old_logprobs, ref_logprobs=ref_logprobs)
     rollout.advantages = details.advantages.detach()
     rollout.returns = None if details.returns is None else details.returns.detach()
+    rollout.advantage_terms = {name: value.detach() for name, value in (details.terms or {}).items()}
     rollout.advantage_metrics = {k: float(v) for k, v in (details.metrics or {}).items()}
     stats.update({"generation_seconds": generated - started,
                   "rollout_seconds": time.perf_counter() - started,

@@ -14,6 +14,7 @@ from typing import Callable
 import torch
 
 from unipo.engine.capture import BackgroundWriter, step_record
+from unipo.engine.capture_process import CaptureWithFallback
 from unipo.engine.checkpoint import (
     latest_checkpoint, load_checkpoint, restore_rng_state, rng_state, save_checkpoint,
 )
@@ -179,10 +180,17 @@ class Trainer:
         return plan_minibatches(len(rollout.prompt_texts), rollout.group_size, self.config.epochs,
                                 self.config.minibatches, self.config.seed, rollout.index)
 
+    def _open_capture(self):
+        """Token capture writes in a child process (see capture_process: a writer thread slowed
+        the update down through the GIL); metrics only, or no child possible, on a thread."""
+        if self.config.capture:
+            return CaptureWithFallback(self.out, lambda: BackgroundWriter(self.writer))
+        return BackgroundWriter(self.writer)
+
     def run(self) -> TrainResult:
         config = self.config
         started = time.perf_counter()
-        capture = BackgroundWriter(self.writer)
+        capture = self._open_capture()
         metrics: dict = {}
         try:
             while self.step < config.steps:
