@@ -1,11 +1,17 @@
 """Run-store figures, measured in one run: bytes per token, write time, read times.
 
-usage: .venv/bin/python benchmarks/bench_store.py
+usage: .venv/bin/python benchmarks/bench_store.py                 # synthetic steps
+       .venv/bin/python benchmarks/bench_store.py --run RUN_DIR ... # real runs: where the bytes go
 Synthetic but realistic content: 64 responses (8 prompts x 8), full-precision float32 log-probs,
 Zipf token ids, ~20 float columns (6 per-token values + 14 algorithm terms), GRPO-like terms.
+--run: per stored column the compressed bytes of its chunks (Parquet metadata), the footers, the
+canonical JSON size of the same steps, and the re-encoding time of each step (fresh search vs the
+recipes remembered across the run's steps).
 """
 from __future__ import annotations
 
+import argparse
+import collections
 import statistics
 import tempfile
 import time
@@ -84,7 +90,56 @@ def read_figures(root: Path) -> None:
           f"responses() {timed(lambda: reader.responses(1), 5) * 1000:.1f} ms")
 
 
+def run_figures(run: Path, top: int = 40) -> None:
+    import pyarrow.parquet as pq
+
+    from unipo.runs.prediction import EncodingMemory
+    from unipo.runs.step_file import encode_step_table, read_step_file, write_step_file
+
+    files = sorted((run / "steps").glob("step-*.parquet"))
+    per_column: collections.Counter = collections.Counter()
+    encodings: dict[str, str] = {}
+    rows = total = footer = groups = 0
+    for file in files:
+        metadata = pq.ParquetFile(file).metadata
+        rows, total, footer, groups = (rows + metadata.num_rows, total + file.stat().st_size,
+                                       footer + metadata.serialized_size, groups + metadata.num_row_groups)
+        for g in range(metadata.num_row_groups):
+            for c in range(metadata.num_columns):
+                chunk = metadata.row_group(g).column(c)
+                per_column[chunk.path_in_schema] += chunk.total_compressed_size
+                encodings[chunk.path_in_schema] = f"{chunk.physical_type} {'/'.join(sorted(set(chunk.encodings)))}"
+    rows = max(rows, 1)
+    data = sum(per_column.values())
+    with tempfile.TemporaryDirectory() as folder:
+        json_bytes = export_canonical(run, Path(folder) / "run.json", fmt="json").stat().st_size
+        tables = [read_step_file(f) for f in files]
+        fresh = [timed(lambda t=t: encode_step_table(t), 5) for t in tables]
+        memory = EncodingMemory()
+        encode_step_table(tables[0], memory)
+        remembered = [timed(lambda t=t: encode_step_table(t, memory), 5) for t in tables]
+        write_s = [timed(lambda t=t, i=i: write_step_file(Path(folder) / f"s{i}.parquet", t, memory=memory), 3)
+                   for i, t in enumerate(tables)]
+    print(f"== {run}: {len(files)} steps, {rows} token rows, {groups} row groups: {total} B = {total / rows:.2f} B/token "
+          f"(column chunks {data / rows:.2f}, footers {footer / rows:.2f} B/token); canonical JSON "
+          f"{json_bytes / rows:.1f} B/token ({json_bytes / max(total, 1):.0f}x)")
+    print(f"   encode per step (median): {statistics.median(fresh) * 1000:.1f} ms searching, "
+          f"{statistics.median(remembered) * 1000:.1f} ms with remembered recipes; "
+          f"whole write_step_file {statistics.median(write_s) * 1000:.1f} ms")
+    for name, size in per_column.most_common(top):
+        print(f"   {name:<20} {size:>8} B {size / rows:6.2f} B/token  {encodings[name]}")
+    not_stored = [n for n in tables[0].column_names if n not in per_column] if tables else []
+    print(f"   not stored (constant / exactly derived / all null): {', '.join(not_stored) or 'none'}")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, nargs="+", help="real run directories to break down")
+    args = parser.parse_args()
+    if args.run:
+        for run in args.run:
+            run_figures(run)
+        return
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         size_figures(root, "64x[100-500] on-policy", realistic_record(64, 100, 500, on_policy=True))

@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from unipo.runs import RunReader, RunWriter
-from unipo.runs.prediction import recipes_of
+from unipo.runs.prediction import StepLayout
 
 
 def test_derived_columns_are_predicted_and_exact(run_path, fake_record):
@@ -18,9 +18,11 @@ def test_derived_columns_are_predicted_and_exact(run_path, fake_record):
     record.terms = {**record.terms, "kl": kl, "kl_penalty": penalty}
     RunWriter.create(run_path, {}).write_step(1, record)
 
-    recipes = recipes_of(pq.read_schema(run_path / "steps" / "step-000001.parquet"))
-    assert recipes["old_logprob"] == ["copy", "logprob"]
-    assert recipes["kl_penalty"][:2] == ["scale", "kl"]
+    layout = StepLayout.of(pq.read_schema(run_path / "steps" / "step-000001.parquet"))
+    # Exact everywhere: not stored at all. Exact on most rows: stored as a sparse residual.
+    assert layout.virtual["old_logprob"]["spec"] == ["copy", "logprob"]
+    assert "old_logprob" not in pq.read_schema(run_path / "steps" / "step-000001.parquet").names
+    assert layout.predicted["kl_penalty"][:2] == ["scale", "kl"]
 
     table = RunReader(run_path).step(1)
     mask = np.asarray(record.mask, bool)

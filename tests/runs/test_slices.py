@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from unipo.runs import RunReader, RunWriter, StepNotFoundError
+from unipo.runs import RunReader, RunWriter, StepNotFoundError, StepRecord
 
 
 @pytest.fixture
@@ -34,10 +34,27 @@ def test_group_returns_exactly_that_group(big_step):
         assert rows.equals(full.filter(np.asarray(full.column("prompt").to_numpy() == prompt)))
 
 
-def test_step_file_has_one_row_group_per_16_responses(big_step):
+def test_small_step_is_one_row_group(big_step):
+    # Each extra row group repeats a column chunk and a footer entry per column: a small step is one.
     reader, _ = big_step
     metadata = pq.ParquetFile(reader.path / "steps" / "step-000003.parquet").metadata
-    assert metadata.num_row_groups == 3  # responses 0-15, 16-31, 32-39
+    assert metadata.num_row_groups == 1
+
+
+def test_large_step_is_cut_at_response_boundaries(run_path):
+    # 40 responses x 1000 tokens: a row group closes at the first response start past 8192 rows.
+    n, t = 40, 1000
+    mask = np.ones((n, t), dtype=bool)
+    record = StepRecord(prompt_index=np.arange(n) // 4, group_id=np.arange(n) // 4, prompt_text=["p"] * n,
+                        response_text=["r"] * n, reward=np.zeros(n), mask=mask,
+                        token_ids=np.arange(n * t).reshape(n, t) % 97, logprob=-np.random.default_rng(0).random((n, t)))
+    RunWriter.create(run_path, {}).write_step(1, record)
+    metadata = pq.ParquetFile(run_path / "steps" / "step-000001.parquet").metadata
+    assert [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)] == [9000, 9000, 9000, 9000, 4000]
+    reader = RunReader(run_path)
+    rows = reader.response(1, 13)
+    assert rows.num_rows == t and set(rows.column("response").to_pylist()) == {13}
+    np.testing.assert_array_equal(rows.column("logprob").to_numpy(), np.asarray(record.logprob, np.float32)[13])
 
 
 def test_missing_step_or_response(big_step):

@@ -1,8 +1,9 @@
 """Capture: every token of every update handed to the run store, off the training thread.
 
 The training thread only slices tensors into a StepRecord (cheap), adding the advantage
-estimator's intermediates (group_mean, group_std, baseline, ..., td_error) as columns named as the
-formula cards bind them. Flattening to Arrow, Parquet encoding and the file writes happen in update
+estimator's intermediates as columns named as the formula cards bind them: per-response ones
+(group_mean, group_std, baseline, advantage_scale, shaped_reward) as response_terms, per-token ones
+(token_reward, kl_reward, td_error) as terms. Flattening to Arrow, Parquet encoding and the file writes happen in update
 order in a child process (capture_process.ProcessWriter); BackgroundWriter, one thread, is the
 fallback and writes metrics-only runs. `flush()` waits for the queue to drain: the engine calls it
 before every checkpoint so the store is never behind one. benchmarks/bench_engine.py measures the
@@ -34,12 +35,14 @@ def step_record(rollout: Rollout, batch: MiniBatch, result: UpdateResult) -> Ste
         return picked[:, :width] if picked.dim() == 2 else picked
 
     terms = dict(result.terms)
+    response_terms: dict[str, torch.Tensor] = {}
     for name, value in rollout.advantage_terms.items():
         # `reward` and `advantage` are stored already (the reward column, out.terms["advantage"]).
         if name in terms or name in RESERVED_COLUMNS:
             continue
         picked = pick(value)
-        terms[name] = picked.unsqueeze(1).expand(len(row_list), width) if picked.dim() == 1 else picked
+        # [N] values (group_mean, group_std, ...) are per-response columns; [N, T] ones token terms.
+        (response_terms if picked.dim() == 1 else terms)[name] = picked
 
     group_size = rollout.group_size
     slots = [i // group_size for i in row_list]
@@ -63,6 +66,7 @@ def step_record(rollout: Rollout, batch: MiniBatch, result: UpdateResult) -> Ste
         returns=pick(rollout.returns),
         entropy=result.entropies,
         terms=terms,
+        response_terms=response_terms,
         rollout=rollout.index,
         epoch=batch.epoch,
         minibatch=batch.minibatch,

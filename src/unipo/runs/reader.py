@@ -14,10 +14,10 @@ from unipo.runs.errors import RunFormatError, StepNotFoundError
 from unipo.runs.header import read_header
 from unipo.runs.metrics_log import as_columns, read_rows
 from unipo.runs.schema import (
-    EMPTY_RESPONSE_POSITION, METRICS_JSONL, REWARD_COMPONENT_PREFIX, RESPONSE_COLUMNS, RUN_JSON,
-    STEP_COLUMNS, STEPS_DIR, step_number, step_path,
+    EMPTY_RESPONSE_POSITION, METRICS_JSONL, RUN_JSON, STEP_COLUMNS, STEPS_DIR, per_response_columns,
+    step_number, step_path,
 )
-from unipo.runs.step_file import read_step_file
+from unipo.runs.step_file import read_step_file, read_step_schema
 
 # A running run whose files changed within this many seconds counts as live.
 LIVE_WINDOW_S = 120.0
@@ -98,10 +98,11 @@ class RunReader:
 
     def responses(self, n: int) -> pa.Table:
         """One row per response of step n (empty ones included): step and per-response columns,
-        reward components, and `token_count` (stored completion tokens)."""
+        reward components, per-response terms (group_mean, ...) and `token_count` (stored
+        completion tokens)."""
         schema = self._schema(n)
-        wanted = [c for c in schema.names if c in STEP_COLUMNS or c in RESPONSE_COLUMNS
-                  or c.startswith(REWARD_COMPONENT_PREFIX)]
+        per_response = set(per_response_columns(schema))
+        wanted = [c for c in schema.names if c in STEP_COLUMNS or c in per_response]
         table = self._read(n, columns=[*wanted, "position"])
         response = table.column("response").to_numpy()
         firsts = np.flatnonzero(np.r_[True, response[1:] != response[:-1]]) if len(response) else np.array([], int)
@@ -112,13 +113,12 @@ class RunReader:
         return table.append_column("token_count", pa.array(counts, pa.int32()))
 
     def _schema(self, n: int) -> pa.Schema:
-        import pyarrow.parquet as pq
-
+        """Step n's logical columns (as step() returns them), read from the file's footer only."""
         path = self._step_path(n)
         try:
-            return pq.read_schema(path)
-        except (OSError, pa.ArrowException) as exc:
-            raise RunFormatError(f"{path}: not a readable step file ({exc})") from None
+            return read_step_schema(path)
+        except FileNotFoundError:
+            raise StepNotFoundError(f"{self.path}: no step {n}") from None
 
     def _step_path(self, n: int) -> Path:
         path = step_path(self.path, int(n))

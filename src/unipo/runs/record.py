@@ -1,6 +1,7 @@
 """StepRecord: everything the engine logs for one update, and its flattening to token rows."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -10,7 +11,7 @@ import pyarrow as pa
 from unipo.errors import UnipoError
 from unipo.runs.arrays import per_response, per_token, to_numpy
 from unipo.runs.schema import (
-    EMPTY_RESPONSE_POSITION, FIXED_TYPES, RESERVED_COLUMNS, REWARD_COMPONENT_PREFIX,
+    EMPTY_RESPONSE_POSITION, RESERVED_COLUMNS, RESPONSE_TERMS_KEY, REWARD_COMPONENT_PREFIX,
     TOKEN_FLOAT_COLUMNS, is_valid_column_name,
 )
 
@@ -25,6 +26,9 @@ class StepRecord:
     either T strings (padded) or exactly the strings of its real tokens. Optional arrays left as
     None are stored as null columns. ``terms`` holds every algorithm term (``out.terms``); a term
     named like a per-token column (``entropy``) fills that column when it was not given.
+    ``response_terms`` holds per-response [N] float terms (the advantage estimator's group_mean,
+    group_std, baseline, advantage_scale, shaped_reward): stored as per-response columns (one value
+    per response, also on an empty response's placeholder row) and listed as such in the file.
     """
 
     prompt_index: ArrayLike
@@ -48,6 +52,7 @@ class StepRecord:
     rollout: int = 0
     epoch: int = 0
     minibatch: int = 0
+    response_terms: Mapping[str, ArrayLike] = field(default_factory=dict)
 
     def to_table(self, step: int) -> pa.Table:
         """The step file's rows: one per completion token, sorted by response then position."""
@@ -114,11 +119,19 @@ def _flatten(record: StepRecord, step: int) -> pa.Table:
         column = REWARD_COMPONENT_PREFIX + str(name)
         _check_extra_name(column, f"reward_components[{name!r}]", columns)
         columns[column] = _float_column(repeat_per_response(per_response(values, f"reward_components[{name!r}]", n, np.float32)))
+    response_terms = []
+    for name, values in record.response_terms.items():
+        _check_extra_name(name, f"response_terms[{name!r}]", columns)
+        if name in terms:
+            raise UnipoError(f"StepRecord.response_terms[{name!r}]: also given in terms (a term is per "
+                             "response [N] or per token [N, T], not both)")
+        columns[name] = _float_column(repeat_per_response(per_response(values, f"response_terms[{name!r}]", n, np.float32)))
+        response_terms.append(name)
     for name, values in terms.items():
         _check_extra_name(name, f"terms[{name!r}]", columns)
         columns[name] = _per_token_float(values, f"terms[{name!r}]", (n, t), rows, scatter_tokens)
 
-    return pa.table(columns)
+    return pa.table(columns, metadata={RESPONSE_TERMS_KEY: json.dumps(response_terms).encode()})
 
 
 def _token_row_slots(rows_per_response: np.ndarray, empty: np.ndarray, token_counts: np.ndarray) -> np.ndarray:

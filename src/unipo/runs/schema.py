@@ -1,6 +1,7 @@
 """Names, types and file layout of a run directory (docs/contracts.md §2)."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -28,6 +29,10 @@ RESPONSE_COLUMNS = (
 TOKEN_ID_COLUMNS = ("position", "token_id", "token")
 TOKEN_FLOAT_COLUMNS = ("logprob", "old_logprob", "ref_logprob", "value", "return", "entropy")
 REWARD_COMPONENT_PREFIX = "reward_"
+# Per-response algorithm terms (StepRecord.response_terms) are listed in the step file's schema
+# metadata under this key; files written before it existed get KNOWN_RESPONSE_TERMS.
+RESPONSE_TERMS_KEY = b"unipo.response_columns"
+KNOWN_RESPONSE_TERMS = ("group_mean", "group_std", "baseline", "advantage_scale", "shaped_reward")
 
 RESERVED_COLUMNS = frozenset(STEP_COLUMNS + RESPONSE_COLUMNS + TOKEN_ID_COLUMNS + TOKEN_FLOAT_COLUMNS)
 
@@ -63,3 +68,17 @@ def step_number(file_name: str) -> int | None:
 
 def step_path(run_path: Path, step: int) -> Path:
     return run_path / STEPS_DIR / step_file_name(step)
+
+
+def response_terms_of(schema: pa.Schema) -> list[str]:
+    """The per-response term columns of a step table or file schema (in schema order)."""
+    raw = (schema.metadata or {}).get(RESPONSE_TERMS_KEY)
+    listed = set(json.loads(raw)) if raw is not None else set(KNOWN_RESPONSE_TERMS)
+    return [name for name in schema.names if name in listed]
+
+
+def per_response_columns(schema: pa.Schema) -> list[str]:
+    """Columns holding one value per response (repeated on its rows), in schema order."""
+    terms = set(response_terms_of(schema))
+    return [name for name in schema.names if name in RESPONSE_COLUMNS or name in terms
+            or name.startswith(REWARD_COMPONENT_PREFIX)]

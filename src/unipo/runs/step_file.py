@@ -11,21 +11,28 @@ import pyarrow.parquet as pq
 from unipo.runs import prediction
 from unipo.runs.atomic import write_atomically
 from unipo.runs.errors import RunFormatError
-from unipo.runs.schema import REWARD_COMPONENT_PREFIX
+from unipo.runs.schema import STEP_COLUMNS
 
-PER_RESPONSE_FLOATS = ("reward",)
 # Long texts repeated on every token row: read as dictionary arrays (each text materialised once).
 DICTIONARY_READ_COLUMNS = ["prompt_text", "response_text"]
 
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 6
-# One row group per this many responses: reading one response decodes only its row group.
-RESPONSES_PER_ROW_GROUP = 16
+# Row groups hold whole responses and close at the first response boundary at or past this many
+# rows: a step of a few thousand tokens is one row group (each extra one repeats a chunk and a footer
+# entry per column), a 64 x 512 step is four, so reading one response decodes a quarter of it.
+ROWS_PER_ROW_GROUP = 8192
+# Only the columns that slices filter by carry min/max statistics (row-group pruning).
+STATISTICS_COLUMNS = ["response", "prompt"]
 # Floats with at most this share of distinct values are dictionary-encoded (per-response constants,
 # 0/1 flags, exact zeros compress to a few bits a row); the rest use byte-stream-split.
 DICTIONARY_MAX_DISTINCT_SHARE = 0.25
 # Positions count up by one inside a response: delta encoding stores them in ~0 bits.
 DELTA_COLUMNS = ("position",)
+# pyarrow >= 16 writes key-value metadata without the Arrow schema copy.
+_KEY_VALUE_METADATA = hasattr(pq.ParquetWriter, "add_key_value_metadata")
+# Int32 columns dropped from the file (kept as a constant in its metadata) when constant.
+CONSTANT_COLUMNS = STEP_COLUMNS
 
 
 def choose_encodings(table: pa.Table) -> tuple[list[str], dict[str, str]]:
@@ -52,57 +59,91 @@ def _few_distinct(column: pa.ChunkedArray) -> bool:
     return len(np.unique(bits)) <= max(16, DICTIONARY_MAX_DISTINCT_SHARE * len(bits))
 
 
-def write_step_file(path: Path, table: pa.Table, *, responses_per_row_group: int = RESPONSES_PER_ROW_GROUP) -> None:
-    """Write atomically (temp name, then rename): a reader never sees half a step."""
-    table = prediction.encode(table, _token_float_columns(table))
+def encode_step_table(table: pa.Table, memory: prediction.EncodingMemory | None = None) -> pa.Table:
+    """The logical step table as stored: predicted floats as residuals, exact ones and constants dropped."""
+    floats = [field.name for field in table.schema if pa.types.is_float32(field.type)]
+    return prediction.encode(table, floats, memory, constant_columns=CONSTANT_COLUMNS)
+
+
+def write_step_file(path: Path, table: pa.Table, *, memory: prediction.EncodingMemory | None = None,
+                    rows_per_row_group: int = ROWS_PER_ROW_GROUP) -> None:
+    """Write atomically (temp name, then rename): a reader never sees half a step.
+
+    `memory` (one per run) remembers the recipes chosen for earlier steps, so most columns are only
+    re-checked rather than searched again.
+    """
+    bounds = _row_group_bounds(table, rows_per_row_group)
+    table = encode_step_table(table, memory)
     dictionary, explicit = choose_encodings(table)
+    statistics = [name for name in STATISTICS_COLUMNS if name in table.column_names]
+
+    metadata = {k: v for k, v in (table.schema.metadata or {}).items()}
 
     def write(tmp_path: Path) -> None:
+        # No Arrow schema copy in the footer (~4 KB base64 for 40 columns, the largest part of a
+        # small step's file): every stored type reads back as written without it, and our own
+        # metadata (recipes, column order, per-response terms) goes in as plain key-value pairs.
         with pq.ParquetWriter(
             tmp_path, table.schema, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL,
-            use_dictionary=dictionary, column_encoding=explicit, write_statistics=True,
+            use_dictionary=dictionary, column_encoding=explicit, write_statistics=statistics or False,
+            store_schema=not _KEY_VALUE_METADATA,
         ) as writer:
-            for start, stop in _row_group_bounds(table, responses_per_row_group):
+            for start, stop in bounds:
                 writer.write_table(table.slice(start, stop - start), row_group_size=max(stop - start, 1))
+            if _KEY_VALUE_METADATA and metadata:
+                writer.add_key_value_metadata(metadata)
 
     write_atomically(path, write)
 
 
-def _token_float_columns(table: pa.Table) -> list[str]:
-    return [field.name for field in table.schema
-            if pa.types.is_float32(field.type) and field.name not in PER_RESPONSE_FLOATS
-            and not field.name.startswith(REWARD_COMPONENT_PREFIX)]
-
-
-def _row_group_bounds(table: pa.Table, responses_per_row_group: int) -> list[tuple[int, int]]:
+def _row_group_bounds(table: pa.Table, rows_per_row_group: int) -> list[tuple[int, int]]:
+    if table.num_rows == 0 or "response" not in table.column_names:
+        return [(0, table.num_rows)]
     response = table.column("response").to_numpy()
-    if len(response) == 0:
-        return [(0, 0)]
-    # Rows are sorted by response: cut where the response index crosses a multiple of the group size.
-    bucket = response // max(responses_per_row_group, 1)
-    cuts = np.flatnonzero(np.diff(bucket)) + 1
-    edges = [0, *cuts.tolist(), len(response)]
+    # Rows are sorted by response: cut at the first response start at or past each multiple.
+    starts = np.flatnonzero(np.r_[True, response[1:] != response[:-1]])
+    edges = [0]
+    for start in starts[1:].tolist():
+        if start - edges[-1] >= rows_per_row_group:
+            edges.append(start)
+    edges.append(len(response))
     return list(zip(edges[:-1], edges[1:]))
+
+
+def read_step_schema(path: Path) -> pa.Schema:
+    """The logical columns of a step file (as read_step_file returns them), without reading data."""
+    try:
+        physical = pq.read_schema(path)
+        return prediction.StepLayout.of(physical).logical_schema(physical)
+    except FileNotFoundError:
+        raise
+    except (OSError, pa.ArrowException, KeyError, ValueError, TypeError) as exc:
+        raise RunFormatError(f"{path}: not a readable step file ({exc})") from None
 
 
 def read_step_file(path: Path, *, where: tuple[str, int] | None = None, columns: list[str] | None = None) -> pa.Table:
     """The file's rows, or only those where column == value (row groups pruned by statistics)."""
     try:
         parquet = pq.ParquetFile(path, read_dictionary=DICTIONARY_READ_COLUMNS)
-        recipes = prediction.recipes_of(parquet.schema_arrow)
+        layout = prediction.StepLayout.of(parquet.schema_arrow)
         wanted = columns
-        if columns is not None and recipes:
-            columns = prediction.inputs_of(recipes, columns)
+        needed = None
+        if columns is not None or layout.virtual:
+            needed = layout.inputs_of(list(columns) if columns is not None
+                                      else layout.logical_names(parquet.schema_arrow.names))
+            if where is not None and where[0] not in needed:
+                needed.append(where[0])
+            needed = layout.physical(needed) or ["response"]
         if where is None:
-            table = parquet.read(columns=columns)
+            table = parquet.read(columns=needed)
         else:
             name, value = where
             groups = _row_groups_that_may_hold(parquet, path, name, value)
-            read_columns = _with(columns, name)
+            read_columns = _with(needed, name)
             table = parquet.read_row_groups(groups, columns=read_columns) if groups else \
                 parquet.schema_arrow.empty_table().select(read_columns or parquet.schema_arrow.names)
             table = table.filter(pc.equal(table.column(name), value))
-        table = prediction.decode(table, recipes)
+        table = prediction.decode(table, layout)
         return table.select(wanted) if wanted is not None else table
     except FileNotFoundError:
         raise

@@ -19,6 +19,7 @@ from unipo.runs.record import StepRecord
 from unipo.runs.schema import (
     CHECKPOINTS_DIR, FORMAT, METRICS_JSONL, RUN_JSON, STATUSES, STEPS_DIR, TMP_SUFFIX, step_number, step_path,
 )
+from unipo.runs.prediction import EncodingMemory
 from unipo.runs.step_file import write_step_file
 
 
@@ -29,6 +30,8 @@ class RunWriter:
         # Use RunWriter.create() or RunWriter.open_for_resume().
         self.path = path
         self._header = header
+        # Column recipes chosen on earlier steps of this run: re-checked, not searched again.
+        self._encoding_memory = EncodingMemory()
 
     # -- opening --------------------------------------------------------------------------------
     @classmethod
@@ -78,7 +81,7 @@ class RunWriter:
         """Write the token rows of one update; visible to readers only once complete."""
         step = _check_step(step)
         table = record if isinstance(record, pa.Table) else record.to_table(step)
-        write_step_file(step_path(self.path, step), table)
+        write_step_file(step_path(self.path, step), table, memory=self._encoding_memory)
 
     def append_metrics(self, step: int, metrics: Mapping[str, Any]) -> None:
         append_line(self.path / METRICS_JSONL, metrics_line(_check_step(step), metrics))

@@ -9,19 +9,22 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from unipo.runs.schema import response_terms_of
 from unipo.server.step_checks import step_checks
 
 # Identify the update; repeated on every row, sent once at the top of the payload.
 STEP_KEYS = ("step", "rollout", "epoch", "minibatch")
 
-# Values that are the same on every token of one response (stored repeated, sent once).
+# Values that are the same on every token of one response (stored repeated, sent once), plus the
+# per-response algorithm terms the step file lists (group_mean, group_std, baseline, ...; for files
+# written before that list existed, unipo.runs.schema.KNOWN_RESPONSE_TERMS).
 RESPONSE_COLUMNS = ("response", "prompt", "group", "prompt_text", "response_text",
                     "reward", "response_length", "truncated")
 RESPONSE_PREFIXES = ("reward_",)
 
 
-def is_response_column(name: str) -> bool:
-    return name in RESPONSE_COLUMNS or name.startswith(RESPONSE_PREFIXES)
+def is_response_column(name: str, response_terms: frozenset[str] | set[str] = frozenset()) -> bool:
+    return name in RESPONSE_COLUMNS or name.startswith(RESPONSE_PREFIXES) or name in response_terms
 
 
 def order_by_response(table: pa.Table) -> pa.Table:
@@ -104,10 +107,11 @@ def step_payload(table: pa.Table, step: int, metrics: dict | None = None, *,
 
     responses: dict = {}
     tokens: dict = {"offsets": offsets}
+    response_terms = set(response_terms_of(table.schema))
     for name in table.column_names:
         if name in STEP_KEYS:
             continue
-        if is_response_column(name):
+        if is_response_column(name, response_terms):
             responses[name] = column_values(table.column(name).take(first_rows))
         else:
             tokens[name] = compact_flags(column_values(token_table.column(name)))

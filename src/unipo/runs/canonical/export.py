@@ -17,7 +17,7 @@ from unipo.runs.canonical.fields import (
 )
 from unipo.runs.reader import RunReader
 from unipo.runs.metrics_log import read_rows
-from unipo.runs.schema import METRICS_JSONL, REWARD_COMPONENT_PREFIX
+from unipo.runs.schema import METRICS_JSONL, REWARD_COMPONENT_PREFIX, response_terms_of
 
 FORMATS = ("jsonl", "json")
 
@@ -76,7 +76,8 @@ def canonical_entries(reader: RunReader) -> Iterator[dict[str, Any]]:
 
 def canonical_entry(step: int, responses: pa.Table, tokens: pa.Table, metrics: dict[str, Any]) -> dict[str, Any]:
     per_response = responses.to_pydict()
-    tokens_of = _tokens_by_response(tokens)
+    response_terms = response_terms_of(responses.schema)
+    tokens_of = _tokens_by_response(tokens.drop_columns([c for c in response_terms if c in tokens.column_names]))
     first = 0 if per_response["response"] else None
     entry: dict[str, Any] = {
         "step": step,
@@ -99,6 +100,7 @@ def canonical_entry(step: int, responses: pa.Table, tokens: pa.Table, metrics: d
             "reward_components": {c[len(REWARD_COMPONENT_PREFIX):]: _number(per_response[c][i]) for c in components},
             "truncated": per_response["truncated"][i],
             "length": per_response["response_length"][i],
+            **({TOKEN_TERMS_FIELD: {c: _number(per_response[c][i]) for c in response_terms}} if response_terms else {}),
             "tokens": tokens_of.get(response, []),
         })
     return entry

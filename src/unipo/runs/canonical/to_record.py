@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from unipo.errors import UnipoError
+
 from unipo.runs.canonical.fields import TOKEN_FLOAT_FIELDS
 from unipo.runs.canonical.validate import Entry
 from unipo.runs.record import StepRecord
@@ -35,6 +37,10 @@ def entry_to_record(entry: Entry) -> StepRecord:
     record_arrays = {RECORD_FIELDS[name]: floats.pop(name) for name in list(floats) if name in RECORD_FIELDS}
     terms = {TOKEN_FLOAT_FIELDS.get(name, name): values for name, values in floats.items()}
     component_names = sorted({name for r in responses for name in r.components})
+    response_term_names = list(dict.fromkeys(name for r in responses for name in r.terms))
+    for name in response_term_names:
+        if name in terms:
+            raise UnipoError(f"step {entry.step}: term {name!r} is given both per response and per token")
     any_text = any(text is not None for row in tokens for text in row)
     return StepRecord(
         prompt_index=np.array([r.prompt for r in responses], dtype=np.int32),
@@ -48,6 +54,8 @@ def entry_to_record(entry: Entry) -> StepRecord:
         reward_components={name: np.array([_or_nan(r.components.get(name)) for r in responses], dtype=np.float32)
                            for name in component_names},
         terms=terms, rollout=entry.rollout, epoch=entry.epoch, minibatch=entry.minibatch, **record_arrays,
+        response_terms={name: np.array([_or_nan(r.terms.get(name)) for r in responses], dtype=np.float32)
+                        for name in response_term_names},
     )
 
 

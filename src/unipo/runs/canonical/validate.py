@@ -11,7 +11,7 @@ from unipo.runs.canonical.problems import Problems, kind, shown
 from unipo.runs.schema import RESERVED_COLUMNS, is_valid_column_name
 
 TOKEN_KEYS = {TOKEN_ID_FIELD, TOKEN_TEXT_FIELD, TOKEN_POSITION_FIELD, TOKEN_TERMS_FIELD, *TOKEN_FLOAT_FIELDS}
-RESPONSE_KEYS = {"index", "text", "reward", "reward_components", "truncated", "length", "tokens"}
+RESPONSE_KEYS = {"index", "text", "reward", "reward_components", "truncated", "length", "terms", "tokens"}
 PROMPT_KEYS = {"index", "group", "text", "responses"}
 ENTRY_KEYS = {"step", "rollout", "epoch", "minibatch", "metrics", "prompts"}
 
@@ -36,6 +36,7 @@ class Response:
     truncated: bool
     length: int | None
     tokens: list[Token] = field(default_factory=list)
+    terms: dict[str, float | None] = field(default_factory=dict)  # per-response terms (group_mean, ...)
 
 
 @dataclass
@@ -170,6 +171,12 @@ def _check_response(value, where: str, check: _Checker, prompt: int, group: int,
         truncated=check.boolean(obj.get("truncated", False), f"{where}.truncated"),
         length=check.integer(obj["length"], f"{where}.length") if obj.get("length") is not None else None,
     )
+    for name, term in check.object(obj.get(TOKEN_TERMS_FIELD, {}), f"{where}.{TOKEN_TERMS_FIELD}").items():
+        if not _usable_term_name(name):
+            check.problems.add(f"{where}.{TOKEN_TERMS_FIELD}.{name}", "not usable as a term name "
+                               "(letters, digits and _, not a stored column or canonical field)")
+            continue
+        response.terms[name] = check.number(term, f"{where}.{TOKEN_TERMS_FIELD}.{name}")
     tokens = _token_rows(check.required(obj, "tokens", where), f"{where}.tokens", check)
     positions: set[int] = set()
     for k, token_value in enumerate(tokens):
@@ -205,8 +212,7 @@ def _check_token(value, k: int, where: str, check: _Checker) -> Token:
     obj = check.object(value, where, TOKEN_KEYS)
     floats = {name: check.number(obj.get(name), f"{where}.{name}") for name in TOKEN_FLOAT_FIELDS if name in obj}
     for name, term in check.object(obj.get(TOKEN_TERMS_FIELD, {}), f"{where}.{TOKEN_TERMS_FIELD}").items():
-        if (not is_valid_column_name(name) or name in RESERVED_COLUMNS or name in TOKEN_FLOAT_FIELDS
-                or name in TOKEN_FLOAT_FIELDS.values()):
+        if not _usable_term_name(name):
             check.problems.add(f"{where}.{TOKEN_TERMS_FIELD}.{name}", "not usable as a term name "
                                "(letters, digits and _, not a stored column or canonical field)")
             continue
@@ -217,6 +223,11 @@ def _check_token(value, k: int, where: str, check: _Checker) -> Token:
         text=check.string(obj.get(TOKEN_TEXT_FIELD), f"{where}.{TOKEN_TEXT_FIELD}", nullable=True),
         floats=floats,
     )
+
+
+def _usable_term_name(name: str) -> bool:
+    return (is_valid_column_name(name) and name not in RESERVED_COLUMNS and name not in TOKEN_FLOAT_FIELDS
+            and name not in TOKEN_FLOAT_FIELDS.values())
 
 
 def _check_response_indices(responses: list[Response], where: str, check: _Checker) -> None:
