@@ -32,13 +32,15 @@ VOCAB = list("0123456789+=. \n") + [HOSTILE]
 
 def write_forward_pass_run(path: Path, *, algo_name: str = "grpo", steps: int = 3, prompts: int = 2,
                            group_size: int = 4, max_len: int = 12, seed: int = 0, hostile: bool = False,
-                           metrics_only_steps: int = 0, hparams: dict | None = None) -> Path:
+                           metrics_only_steps: int = 0, hparams: dict | None = None,
+                           header_extra: dict | None = None) -> Path:
     """A run directory whose step files hold unipo.algorithms terms computed on real log-probs.
 
     The policy is a tiny torch model (embedding + linear head over VOCAB); responses are sampled
     from it, the reward checks whether the response contains the prompt's answer digit. Each
     stored step is one optimizer update. `metrics_only_steps` appends that many further metrics
-    lines without step files (a long run's curve without its tokens).
+    lines without step files (a long run's curve without its tokens). `header_extra` is merged
+    into run.json's header (e.g. an `evaluation` block).
     """
     import torch
 
@@ -59,6 +61,7 @@ def write_forward_pass_run(path: Path, *, algo_name: str = "grpo", steps: int = 
         "model": {"name": "tiny-forward-pass", "recipe": "embedding+linear", "parameters": sum(p.numel() for p in policy.parameters())},
         "seed": seed,
         "config": {"steps": steps, "prompts_per_step": prompts, "group_size": group_size},
+        **(header_extra or {}),
     }
     n = prompts * group_size
     generator = torch.Generator().manual_seed(seed)
@@ -123,6 +126,12 @@ def train_with_engine(path: Path, algo: str, steps: int = 3) -> Path | None:
     if done.returncode != 0 or not (path / "steps").is_dir() or not any((path / "steps").iterdir()):
         return None
     return path
+
+
+@pytest.fixture(scope="session")
+def run_writer():
+    """write_forward_pass_run, for test modules that need runs of their own (conftest is not importable)."""
+    return write_forward_pass_run
 
 
 @pytest.fixture(scope="session")

@@ -165,3 +165,93 @@ def test_path_traversal_is_refused(live_server, raw_path):
     assert 400 <= response.status < 500, (raw_path, response.status)
     assert "root:" not in body and "[project]" not in body
     assert not re.search(r"<script", body)
+
+
+# ---------------------------------------------------------------------------------------------
+# More than four runs at once (the demo compares six algorithms trained on identical data)
+# ---------------------------------------------------------------------------------------------
+
+SIX_ALGORITHMS = ["grpo", "dapo", "dr_grpo", "gspo", "rloo", "reinforce_pp"]
+
+
+@pytest.fixture(scope="module")
+def six_runs(tmp_path_factory, run_writer):
+    """Six runs of six algorithms on the same seed, each with a held-out evaluation in its header."""
+    root = tmp_path_factory.mktemp("six-runs")
+    for i, algo in enumerate(SIX_ALGORITHMS):
+        run_writer(
+            root / algo, algo_name=algo, steps=3,
+            # RLOO and REINFORCE++ put a KL penalty in the reward by default; this forward pass
+            # gives the advantage estimator no log-probs.
+            hparams={"kl_coef": 0.0} if algo in ("rloo", "reinforce_pp") else None,
+            header_extra={"evaluation": {"split": "eval", "prompts": 1000, "before": 0.523, "after": 0.6 + i / 100}})
+    return root
+
+
+@pytest.fixture(scope="module")
+def six_server(six_runs):
+    from support.live_server import LiveServer
+    from unipo.server import create_app
+
+    with LiveServer(create_app([six_runs])) as server:
+        yield server
+
+
+def test_linear_view_draws_every_selected_run_beyond_four(page, six_server, artifacts_dir):
+    detail_requests: list[str] = []
+    page.on("request", lambda r: detail_requests.append(r.url) if re.search(r"/api/runs/[^/?]+$", r.url) else None)
+    order = ["grpo", "dapo", "dr_grpo", "gspo", "rloo", "reinforce_pp"]  # URL order, not the server's
+    page.goto(six_server.url + f"/?run={','.join(order)}&view=linear")
+    chart = page.get_by_test_id("linear-chart")
+    page.wait_for_function(
+        "() => { const p = document.querySelectorAll('[data-testid=linear-chart] g.panel');"
+        " return p.length > 0 && [...p].every((g) => g.querySelectorAll('path.series').length === 6); }", timeout=20000)
+    assert page.get_by_test_id("linear-mode").inner_text().strip() == "Linear · 6 runs"
+    panels = chart.locator("g.panel")
+    for i in range(panels.count()):
+        drawn = panels.nth(i).locator("path.series")
+        assert sorted(drawn.nth(j).get_attribute("data-run") for j in range(drawn.count())) == sorted(order)
+
+    # One colour per run, the same in the chart, its legend and the run rail.
+    colours = {}
+    for run in order:
+        stroke = chart.locator(f"g.panel path.series[data-run='{run}']").first.get_attribute("stroke")
+        dash = chart.locator(f"g.panel path.series[data-run='{run}']").first.get_attribute("stroke-dasharray")
+        legend = page.locator(f".legend .run-key[data-run='{run}'] svg.run-key")
+        rail = page.locator(f"li[data-run='{run}'] svg.run-key")
+        assert legend.get_attribute("data-colour") == stroke == rail.get_attribute("data-colour"), run
+        assert legend.get_attribute("data-dash") == (dash or "") == rail.get_attribute("data-dash"), run
+        colours[run] = stroke
+    assert len(set(colours.values())) == 6, colours
+
+    # The run rail leads with the stored held-out accuracy, before → after.
+    evaluation = page.locator("li[data-run='grpo'] [data-testid=run-evaluation]").inner_text()
+    assert "52.3% → 60.0%" in evaluation and "1,000 held-out prompts" in evaluation
+
+    # Every run's details were asked for once: no request storm from concurrent loads.
+    page.wait_for_timeout(800)
+    for run in order:
+        assert sum(url.endswith(f"/api/runs/{run}") for url in detail_requests) == 1, (run, detail_requests)
+    page.screenshot(path=str(artifacts_dir / "linear-six-runs.png"), full_page=True)
+    assert not page.errors, page.errors
+
+
+def test_token_level_advantage_is_labelled_as_the_first_tokens(page, six_server, six_runs):
+    rows = RunReader(six_runs / "reinforce_pp").step(1).to_pylist()
+    first = next(r for r in rows if r["response"] == 0 and r["position"] == 0)
+    page.goto(six_server.url + "/?run=reinforce_pp&step=1")
+    label = page.locator("[data-response='0'] [data-testid=response-advantage]")
+    label.wait_for(timeout=20000)
+    text = label.inner_text().strip()
+    assert text.startswith("A₀ "), text
+    assert float(text.split()[1]) == pytest.approx(first["advantage"], rel=1e-3, abs=1e-6)
+    assert "first token" in label.get_attribute("title")
+    assert "reinforce_pp estimator gives every token its own advantage" in page.get_by_test_id("advantage-note").inner_text()
+
+    # A response-level estimator's number is the response's advantage: plain "A", no note.
+    page.goto(six_server.url + "/?run=grpo&step=1")
+    label = page.locator("[data-response='0'] [data-testid=response-advantage]")
+    label.wait_for(timeout=20000)
+    assert label.inner_text().strip().startswith("A ")
+    assert page.get_by_test_id("advantage-note").count() == 0
+    assert not page.errors, page.errors

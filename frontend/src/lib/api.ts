@@ -97,22 +97,14 @@ export function getAlgorithm(name: string, signal?: AbortSignal): Promise<Algori
 }
 
 /**
- * The algorithm a run was trained with, with its formula. The run header stores the spec
- * (algo.to_dict()); the formula is served by preset name, and the run's own hyper-parameters
- * override the preset defaults so the cards show the values in force during training.
+ * The algorithm a run was trained with: the server rebuilds the spec stored in the run header
+ * (AlgorithmSpec.from_dict) and describes it, so the formula reflects the run's own
+ * hyper-parameters (a β of 0 drops the KL term, say), not the preset's defaults.
  * Accepts the run itself or its id.
  */
-export async function getRunAlgorithm(run: RunDetail | string, signal?: AbortSignal): Promise<AlgorithmInfo> {
-  const detail = typeof run === 'string' ? await getRun(run, signal) : run;
-  const spec = detail.header.algorithm;
-  const hparams = (spec.hparams ?? {}) as Record<string, Json>;
-  // A hand-composed spec may carry its own formula; a preset's comes from the registry.
-  const ownFormula = spec.formula as unknown as AlgorithmInfo['formula'] | undefined;
-  if (ownFormula && Array.isArray(ownFormula.cards)) {
-    return { name: String(spec.name), summary: String(spec.summary ?? ''), hparams, formula: ownFormula };
-  }
-  const info = await getAlgorithm(String(spec.name), signal);
-  return { ...info, hparams: { ...info.hparams, ...hparams } };
+export function getRunAlgorithm(run: RunDetail | string, signal?: AbortSignal): Promise<AlgorithmInfo> {
+  const id = typeof run === 'string' ? run : run.id;
+  return getJson(`/api/runs/${seg(id)}/algorithm`, signal);
 }
 
 export function whatIfPath(runId: string, step: number, algo: string, hparams: Record<string, Json> = {}): string {

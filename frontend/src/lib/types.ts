@@ -115,6 +115,10 @@ export interface AlgorithmInfo {
   summary: string;
   hparams: Record<string, Json>;
   formula: Formula;
+  /** The advantage estimator gives every token its own value ([N, T]), e.g. GAE. */
+  token_level_advantages: boolean;
+  uses_reference: boolean;
+  uses_values: boolean;
 }
 
 /** A selected token: response index within the step and position within the response. */

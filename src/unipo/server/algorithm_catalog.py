@@ -29,7 +29,10 @@ class AlgorithmError(ValueError):
 
 
 def describe(algo, summary: str | None) -> dict:
-    return {"name": algo.name, "summary": summary, "hparams": algo.hparams, "formula": algo.formula.to_dict()}
+    return {"name": algo.name, "summary": summary, "hparams": algo.hparams, "formula": algo.formula.to_dict(),
+            # What the spec needs and produces, so the UI never keeps its own list of estimators.
+            "token_level_advantages": bool(algo.token_level_advantages),
+            "uses_reference": bool(algo.uses_reference), "uses_values": bool(algo.uses_values)}
 
 
 def _encode(value) -> bytes:

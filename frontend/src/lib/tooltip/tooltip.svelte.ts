@@ -7,6 +7,8 @@ export interface TooltipRow {
   value: string;
   /** Emphasised row (e.g. the colour source currently shown). */
   strong?: boolean;
+  /** A run's line sample before the label (lib/run-styles.ts). */
+  key?: { colour: string; dash: string };
 }
 
 export interface TooltipContent {

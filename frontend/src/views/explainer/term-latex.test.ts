@@ -48,6 +48,25 @@ describe('annotateFormula', () => {
     expect(html).toContain('evil');
   });
 
+  it('never writes a token\u2019s value under a neighbouring token\u2019s symbol (GAE: V_{i,t+1}, \u03b4_{i,t+l})', () => {
+    const gae =
+      '\\htmlClass{t-advantage}{\\hat{A}_{i,t}} = \\sum_{l \\ge 0} (\\gamma\\lambda)^l \\htmlClass{t-td_error}{\\delta_{i,t+l}},\\quad ' +
+      '\\htmlClass{t-td_error}{\\delta_{i,t}} = \\htmlClass{t-token_reward}{\\rho_{i,t}} + \\gamma \\htmlClass{t-value}{V_{i,t+1}} - \\htmlClass{t-value}{V_{i,t}}';
+    const bound = new Map<string, BoundValue>([
+      ['advantage', { source: 'token', value: -0.6547 }],
+      ['td_error', { source: 'token', value: -0.05023 }],
+      ['token_reward', { source: 'token', value: 0.5 }],
+      ['value', { source: 'token', value: 0.1929 }],
+    ]);
+    const out = annotateFormula(gae, { values: bound, tokenString: '=' });
+    expect(out).toContain('\\htmlClass{t-td_error}{\\delta_{i,t+l}}');
+    expect(out).toContain('\\htmlClass{t-value}{V_{i,t+1}}');
+    expect(out).toMatch(/\\underset\{\\htmlClass\{term-value\}\{-0.05023\}\}\{\\delta_\{/);
+    expect(out).toMatch(/- \\htmlClass\{t-value\}\{\\underset\{\\htmlClass\{term-value\}\{0.1929\}\}\{V_\{/);
+    expect(out.match(/term-value/g)?.length).toBe(4);
+    expect(renderFormulaHtml(out)).not.toContain('katex-error');
+  });
+
   it('formats numbers as LaTeX', () => {
     expect(numberLatex(2.5e-7)).toBe('2.500\\times10^{-7}');
     expect(numberLatex(-3)).toBe('-3');

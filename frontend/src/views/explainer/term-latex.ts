@@ -93,17 +93,26 @@ export interface AnnotateOptions {
   tokenString: string | null;
 }
 
+/** A symbol indexed at another token than the selected one: V_{i,t+1}, δ_{i,t+l}, x_{i,t-1}. */
+const SHIFTED_INDEX = /_\{i,\s*t\s*[+-]/;
+
 /**
  * The card's LaTeX with the selected token's stored values written under the first occurrence of
  * each bound term, and per-token symbols indexed by the token itself: r_{i,t} becomes r_{"the"}.
+ * A per-token value is never written under a symbol of a neighbouring token: in GAE's
+ * δ_{i,t} = ρ_{i,t} + γV_{i,t+1} − V_{i,t} the stored value of V at t goes under V_{i,t}, not
+ * under V_{i,t+1} (which is another token's value).
  */
 export function annotateFormula(latex: string, { values, tokenString }: AnnotateOptions): string {
   const tokenIndex = tokenString === null ? null : `_{${tokenTextLatex(tokenString, 12)}}`;
-  return rewriteTerms(latex, (key, body, occurrence) => {
+  const annotated = new Set<string>();
+  return rewriteTerms(latex, (key, body) => {
     const bound = values.get(key);
     let symbol = body;
     if (tokenIndex && bound?.source === 'token') symbol = symbol.replace(TOKEN_INDEX, tokenIndex);
-    if (occurrence > 0 || !bound || typeof bound.value !== 'number') return symbol === body ? null : symbol;
+    const elsewhere = bound?.source === 'token' && SHIFTED_INDEX.test(body);
+    if (annotated.has(key) || elsewhere || !bound || typeof bound.value !== 'number') return symbol === body ? null : symbol;
+    annotated.add(key);
     return `\\underset{\\htmlClass{term-value}{${numberLatex(bound.value)}}}{${symbol}}`;
   });
 }

@@ -134,5 +134,13 @@ export function makeFormula(kind: 'grpo' | 'dr_grpo'): Formula {
 }
 
 export function makeAlgorithm(kind: 'grpo' | 'dr_grpo'): AlgorithmInfo {
-  return { name: kind, summary: kind, hparams: {}, formula: makeFormula(kind) };
+  return {
+    name: kind,
+    summary: kind,
+    hparams: {},
+    formula: makeFormula(kind),
+    token_level_advantages: false,
+    uses_reference: kind === 'grpo',
+    uses_values: false,
+  };
 }

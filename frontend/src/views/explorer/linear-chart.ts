@@ -8,7 +8,7 @@ export interface LinearRun {
   id: string;
   label: string;
   colour: string;
-  /** stroke-dasharray: runs after the first are dashed, so identical curves stay distinguishable. */
+  /** stroke-dasharray from lib/run-styles.ts, so identical curves stay distinguishable. */
   dash: string;
   steps: number[];
   columns: Record<string, (number | null)[]>;
@@ -24,11 +24,22 @@ export interface LinearModel {
 }
 
 export interface LinearHandlers {
-  onHover(step: number | null, event: PointerEvent | null): void;
+  /** `metric`: the panel under the pointer. */
+  onHover(step: number | null, event: PointerEvent | null, metric: string | null): void;
   onSelect(step: number | null): void;
 }
 
 const MARGIN = { top: 20, right: 16, bottom: 22, left: 58 };
+
+/**
+ * Labels of the runs that logged no value of `metric` (no column, or only nulls): their line is
+ * absent from the panel, and the panel says so rather than leave a learner to count lines.
+ */
+export function runsWithoutValues(runs: Pick<LinearRun, 'label' | 'columns'>[], metric: string): string[] {
+  return runs
+    .filter((run) => !(run.columns[metric] ?? []).some((v) => v !== null && Number.isFinite(v)))
+    .map((run) => run.label);
+}
 const MAX_POINTS = 1500;
 
 export function drawLinear(svgElement: SVGSVGElement, model: LinearModel, handlers: LinearHandlers): void {
@@ -53,8 +64,13 @@ export function drawLinear(svgElement: SVGSVGElement, model: LinearModel, handle
     const y = scaleLinear().domain([y0, y1]).nice().range([panelHeight - MARGIN.bottom, MARGIN.top]);
     g.append('g').attr('transform', `translate(0,${panelHeight - MARGIN.bottom})`).call(axisBottom(x).ticks(stepTicks).tickFormat(format('d')).tickSizeOuter(0));
     g.append('g').attr('transform', `translate(${MARGIN.left},0)`).call(axisLeft(y).ticks(4).tickSizeOuter(0));
-    g.append('text').attr('x', MARGIN.left).attr('y', MARGIN.top - 6).attr('font-size', 12).attr('font-weight', 600)
-      .attr('fill', '#1d2129').text(metric);
+    const title = g.append('text').attr('x', MARGIN.left).attr('y', MARGIN.top - 6).attr('font-size', 12).attr('fill', '#1d2129');
+    title.append('tspan').attr('font-weight', 600).text(metric);
+    const absent = runs.length > 1 ? runsWithoutValues(runs, metric) : [];
+    if (absent.length) {
+      title.append('tspan').attr('class', 'absent').attr('dx', 10).attr('font-size', 11).attr('fill', '#667085')
+        .text(`not logged by ${absent.join(', ')}`);
+    }
     for (const run of runs) {
       const column = run.columns[metric];
       if (!column) continue;
@@ -87,7 +103,8 @@ export function drawLinear(svgElement: SVGSVGElement, model: LinearModel, handle
     if (model.selected !== null) rule(model.selected, '#111', '');
   });
 
-  svg.append('text').attr('x', width - MARGIN.right).attr('y', height - 2).attr('text-anchor', 'end')
+  // Left of the last step axis' first tick label (at the right end it sat on top of the last one).
+  svg.append('text').attr('x', MARGIN.left - 10).attr('y', height - MARGIN.bottom + 15).attr('text-anchor', 'end')
     .attr('font-size', 10).attr('fill', '#667085').text('step');
 
   // One pointer layer over all panels; the pointer snaps to the nearest logged step of any run.
@@ -99,9 +116,14 @@ export function drawLinear(svgElement: SVGSVGElement, model: LinearModel, handle
     const index = nearestIndex(logged, x.invert(px));
     return index < 0 ? null : logged[index];
   };
+  const panelAt = (event: PointerEvent) => {
+    const rect = svgElement.getBoundingClientRect();
+    const py = ((event.clientY - rect.top) / rect.height) * height;
+    return metrics[Math.min(metrics.length - 1, Math.max(0, Math.floor(py / panelHeight)))] ?? null;
+  };
   svg.append('rect').attr('class', 'hit').attr('x', MARGIN.left - 6).attr('y', 0).attr('width', width - MARGIN.left - MARGIN.right + 12)
     .attr('height', height).attr('fill', 'transparent').style('cursor', 'crosshair')
-    .on('pointermove', (event: PointerEvent) => handlers.onHover(stepAt(event), event))
-    .on('pointerleave', () => handlers.onHover(null, null))
+    .on('pointermove', (event: PointerEvent) => handlers.onHover(stepAt(event), event, panelAt(event)))
+    .on('pointerleave', () => handlers.onHover(null, null, null))
     .on('click', (event: PointerEvent) => handlers.onSelect(stepAt(event)));
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RUN_COLOURS, runColour, seriesRange, spliceWindow, valueAtStep, windowAround } from './series';
+import { seriesRange, spliceWindow, valueAtStep, windowAround } from './series';
 
 describe('series helpers', () => {
   const metrics = { step: [1, 2, 4], columns: { loss: [0.5, null, 0.25] }, downsampled: true, total: 4 };
@@ -9,10 +9,6 @@ describe('series helpers', () => {
     expect(valueAtStep(metrics, 'loss', 2)!.value).toBeNull();
     expect(valueAtStep(metrics, 'missing', 2)).toBeNull();
   });
-  it('cycles run colours', () => {
-    expect(runColour(RUN_COLOURS.length)).toBe(RUN_COLOURS[0]);
-  });
-
   it('splices a full-resolution window into a down-sampled series', () => {
     const base = { step: [0, 10, 20, 30], columns: { loss: [1, 2, 3, 4], kl: [0, 0, 0, 0] }, downsampled: true, total: 31 };
     const fine = { step: [9, 10, 11, 12], columns: { loss: [1.9, 2, 2.1, 2.2] }, downsampled: false, total: 4 };

@@ -1,21 +1,10 @@
-// Small helpers over a metrics payload for display: colours per ring / run, the value shown at
-// a focused step (the logged value of the nearest logged step, never an interpolation).
+// Small helpers over a metrics payload for display: colours per ring (run colours live in
+// lib/run-styles.ts), the value shown at a focused step (the logged value of the nearest logged
+// step, never an interpolation).
 import type { MetricsPayload } from '../../lib/types';
 import { nearestIndex } from './radial-geometry';
 
 export const RING_COLOURS = ['#3056d3', '#d9480f', '#2b8a3e', '#862e9c'];
-export const RUN_COLOURS = ['#3056d3', '#d9480f', '#2b8a3e', '#862e9c', '#c2255c', '#0b7285', '#5c940d', '#e67700'];
-
-export function runColour(index: number): string {
-  return RUN_COLOURS[index % RUN_COLOURS.length];
-}
-
-/** Line style per run: the first solid, the others dashed, so curves that coincide stay visible. */
-export const RUN_DASHES = ['', '7 4', '2 3', '9 3 2 3'];
-
-export function runDash(index: number): string {
-  return RUN_DASHES[index % RUN_DASHES.length];
-}
 
 export interface ValueAtStep {
   step: number;

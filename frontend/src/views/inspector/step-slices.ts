@@ -40,8 +40,9 @@ function responseCount(step: StepPayload): number {
 export function responseSlices(step: StepPayload): ResponseSlice[] {
   const r = step.responses;
   const offsets = step.tokens.offsets;
-  // Advantage is a token column (broadcast); for the response summary show its first token's
-  // value, which is the response's advantage when it is sequence level.
+  // Advantage is a token column; the response summary shows its first token's value: the
+  // response's advantage when the estimator is response level, only the first token's when it is
+  // token level (GAE, REINFORCE++: advantage-level.ts labels it so).
   const advantage = step.tokens.advantage as Column;
   const slices: ResponseSlice[] = [];
   for (let row = 0; row < responseCount(step); row++) {
