@@ -18,7 +18,7 @@ import torch
 
 from unipo.engine.minibatches import MiniBatch
 from unipo.engine.rollout import Rollout
-from unipo.engine.update import UpdateResult
+from unipo.engine.update import UpdateResult, pick_rows
 from unipo.runs import RunWriter, StepRecord
 from unipo.runs.schema import RESERVED_COLUMNS
 
@@ -29,10 +29,7 @@ def step_record(rollout: Rollout, batch: MiniBatch, result: UpdateResult) -> Ste
     row_list = rows.tolist()
 
     def pick(tensor: torch.Tensor | None) -> torch.Tensor | None:
-        if tensor is None:
-            return None
-        picked = tensor.index_select(0, rows)
-        return picked[:, :width] if picked.dim() == 2 else picked
+        return pick_rows(tensor, rows, width)
 
     terms = dict(result.terms)
     response_terms: dict[str, torch.Tensor] = {}

@@ -229,10 +229,6 @@ class CaptureWithFallback:
         except OSError:
             self._writer, self._checked = fallback(), True
 
-    @property
-    def in_child_process(self) -> bool:
-        return isinstance(self._writer, ProcessWriter)
-
     def _check(self) -> None:
         if not self._checked:
             self._checked = True

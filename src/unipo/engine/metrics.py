@@ -8,7 +8,7 @@ import torch
 
 from unipo.engine.minibatches import MiniBatch
 from unipo.engine.rollout import Rollout
-from unipo.engine.update import UpdateResult
+from unipo.engine.update import UpdateResult, pick_rows
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> float:
@@ -20,7 +20,7 @@ def update_metrics(rollout: Rollout, batch: MiniBatch, result: UpdateResult, *, 
                    seconds: float, rollout_share_seconds: float) -> dict[str, float]:
     rows = result.rows
     width = result.logprobs.shape[1]
-    mask = rollout.mask.index_select(0, rows)[:, :width]
+    mask = pick_rows(rollout.mask, rows, width)
     rewards = rollout.rewards.index_select(0, rows)
     lengths = mask.sum(-1)
     tokens = float(mask.sum())

@@ -65,11 +65,6 @@ def sample_next_token(logits: torch.Tensor, temperature: float, top_p: float,
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-def token_entropy(logits: torch.Tensor) -> torch.Tensor:
-    log_p = torch.log_softmax(logits, dim=-1)
-    return -(log_p.exp() * log_p).sum(-1)
-
-
 class Policy(nn.Module):
     """A causal LM and its tokenizer, plus a critic head when the algorithm needs values."""
 

@@ -145,9 +145,10 @@ class Trainer:
     def _restore(self, writer: RunWriter) -> None:
         found = latest_checkpoint(self.out / CHECKPOINTS_DIR)
         saved_config = writer.header.get("config", {})
+        current = self.config.to_dict()
         for key in ("algo", "task", "seed", "prompts_per_step", "group_size", "epochs", "minibatches"):
-            if key in saved_config and saved_config[key] != self.config.to_dict()[key]:
-                raise UnipoError(f"{self.out}: cannot resume with {key}={self.config.to_dict()[key]!r}; "
+            if key in saved_config and saved_config[key] != current[key]:
+                raise UnipoError(f"{self.out}: cannot resume with {key}={current[key]!r}; "
                                  f"the run was started with {key}={saved_config[key]!r}")
         self.accuracy_before = (writer.header.get("evaluation") or {}).get("before")
         if found is None:

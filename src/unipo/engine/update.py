@@ -27,12 +27,13 @@ class UpdateResult:
     grad_norm: float
 
 
-def _rows(rollout_tensor: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
-    return None if rollout_tensor is None else rollout_tensor.index_select(0, rows)
-
-
-def _trim(tensor: torch.Tensor | None, width: int) -> torch.Tensor | None:
-    return None if tensor is None or tensor.dim() < 2 else tensor[:, :width]
+def pick_rows(tensor: torch.Tensor | None, rows: torch.Tensor, width: int) -> torch.Tensor | None:
+    """The given rows of a rollout tensor, [n, T] ones cut to the first `width` token columns
+    ([n] per-response ones as they are; None stays None)."""
+    if tensor is None:
+        return None
+    picked = tensor.index_select(0, rows)
+    return picked[:, :width] if picked.dim() == 2 else picked
 
 
 def run_update(policy: Policy, algo, optimizer: torch.optim.Optimizer, rollout: Rollout, batch: MiniBatch,
@@ -42,7 +43,7 @@ def run_update(policy: Policy, algo, optimizer: torch.optim.Optimizer, rollout: 
     # Only as wide as the longest completion of this mini-batch: shorter forwards, same values.
     width = int(mask_full.sum(0).nonzero().max()) + 1 if bool(mask_full.any()) else 1
     mask = mask_full[:, :width]
-    completion_ids = rollout.completion_ids.index_select(0, rows)[:, :width]
+    completion_ids = pick_rows(rollout.completion_ids, rows, width)
     prompt_ids = [rollout.prompt_ids[i] for i in batch.responses]
 
     scores = policy.score_completions(prompt_ids, completion_ids, mask, temperature=config.temperature,
@@ -53,11 +54,9 @@ def run_update(policy: Policy, algo, optimizer: torch.optim.Optimizer, rollout: 
         # current log-probs makes r ≡ 1 exactly on this update, as TRL does.
         old_logprobs = scores.logprobs.detach()
     else:
-        old_logprobs = _trim(_rows(rollout.old_logprobs, rows), width)
-    advantages = _rows(rollout.advantages, rows)
-    if advantages.dim() == 2:
-        advantages = advantages[:, :width]
-    ref_logprobs = _trim(_rows(rollout.ref_logprobs, rows), width)
+        old_logprobs = pick_rows(rollout.old_logprobs, rows, width)
+    advantages = pick_rows(rollout.advantages, rows, width)
+    ref_logprobs = pick_rows(rollout.ref_logprobs, rows, width)
 
     out = algo.objective(scores.logprobs, old_logprobs, mask, advantages=advantages,
                          ref_logprobs=ref_logprobs, entropies=scores.entropies,
@@ -66,8 +65,8 @@ def run_update(policy: Policy, algo, optimizer: torch.optim.Optimizer, rollout: 
     terms = {name: value.detach() for name, value in out.terms.items()}
     value_loss = None
     if algo.uses_values:
-        old_values = _trim(_rows(rollout.values, rows), width)
-        returns = _trim(_rows(rollout.returns, rows), width)
+        old_values = pick_rows(rollout.values, rows, width)
+        returns = pick_rows(rollout.returns, rows, width)
         critic_loss, value_terms = algo.value_loss(scores.values, old_values, returns, mask)
         loss = loss + critic_loss
         value_loss = float(critic_loss.detach())

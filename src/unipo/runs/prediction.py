@@ -361,11 +361,6 @@ class StepLayout:
         return [n for n in names if n not in self.virtual]
 
 
-def recipes_of(schema: pa.Schema) -> dict[str, list]:
-    """The residual columns' recipes (files written before virtual columns have only these)."""
-    return StepLayout.of(schema).predicted
-
-
 def inputs_of(recipes: dict[str, list], wanted: list[str]) -> list[str]:
     return StepLayout(recipes, {}, None).inputs_of(wanted)
 

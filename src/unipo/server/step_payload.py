@@ -9,22 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from unipo.runs.schema import response_terms_of
+from unipo.runs.schema import EMPTY_RESPONSE_POSITION, STEP_COLUMNS, per_response_columns
 from unipo.server.step_checks import step_checks
-
-# Identify the update; repeated on every row, sent once at the top of the payload.
-STEP_KEYS = ("step", "rollout", "epoch", "minibatch")
-
-# Values that are the same on every token of one response (stored repeated, sent once), plus the
-# per-response algorithm terms the step file lists (group_mean, group_std, baseline, ...; for files
-# written before that list existed, unipo.runs.schema.KNOWN_RESPONSE_TERMS).
-RESPONSE_COLUMNS = ("response", "prompt", "group", "prompt_text", "response_text",
-                    "reward", "response_length", "truncated")
-RESPONSE_PREFIXES = ("reward_",)
-
-
-def is_response_column(name: str, response_terms: frozenset[str] | set[str] = frozenset()) -> bool:
-    return name in RESPONSE_COLUMNS or name.startswith(RESPONSE_PREFIXES) or name in response_terms
 
 
 def order_by_response(table: pa.Table) -> pa.Table:
@@ -64,10 +50,6 @@ def compact_flags(values):
     return values
 
 
-# A response with no completion token is stored as one placeholder row with this position.
-EMPTY_RESPONSE_POSITION = -1
-
-
 def response_starts(table: pa.Table) -> np.ndarray:
     """Row index where each response begins (rows already in response order)."""
     if table.num_rows == 0:
@@ -81,6 +63,13 @@ def token_rows(table: pa.Table) -> np.ndarray:
     if "position" not in table.column_names:
         return np.ones(table.num_rows, dtype=bool)
     return table.column("position").to_numpy() != EMPTY_RESPONSE_POSITION
+
+
+def step_identity(table: pa.Table) -> dict:
+    """The step's place in the schedule ({rollout, epoch, minibatch}), read off its first row;
+    None for a column the table lacks."""
+    return {key: (table.column(key)[0].as_py() if key in table.column_names and table.num_rows else None)
+            for key in STEP_COLUMNS[1:]}
 
 
 def step_payload(table: pa.Table, step: int, metrics: dict | None = None, *,
@@ -99,19 +88,18 @@ def step_payload(table: pa.Table, step: int, metrics: dict | None = None, *,
     offsets = np.append(tokens_before[starts], tokens_before[-1])
     first_rows = pa.array(starts)
     token_table = table if is_token.all() else table.filter(pa.array(is_token))
-    payload: dict = {"step": step}
-    for key in STEP_KEYS[1:]:
-        payload[key] = (table.column(key)[0].as_py()
-                        if key in table.column_names and table.num_rows else None)
+    payload: dict = {"step": step, **step_identity(table)}
     payload["metrics"] = metrics or {}
 
     responses: dict = {}
     tokens: dict = {"offsets": offsets}
-    response_terms = set(response_terms_of(table.schema))
+    # Identity sent once at the top; per-response columns (unipo.runs.schema: response, reward,
+    # reward_<name>, the file's per-response terms...) once per response; the rest per token.
+    per_response = set(per_response_columns(table.schema))
     for name in table.column_names:
-        if name in STEP_KEYS:
+        if name in STEP_COLUMNS:
             continue
-        if is_response_column(name, response_terms):
+        if name in per_response:
             responses[name] = column_values(table.column(name).take(first_rows))
         else:
             tokens[name] = compact_flags(column_values(token_table.column(name)))

@@ -71,7 +71,8 @@ class StepService:
             raise not_found(f"step {step} of run {entry.id!r} has no {what} {value} "
                             f"({what}s present: {_describe(present)})")
         # The loss check is about the whole step: give it the whole step's weight and objective.
-        whole = table.filter(pa.array(token_rows(table))) if not token_rows(table).all() else table
+        is_token = token_rows(table)
+        whole = table if is_token.all() else table.filter(pa.array(is_token))
         loss_columns = tuple(column_values(whole.column(name)) if name in whole.column_names else None
                              for name in ("weight", "token_objective"))
         return step_payload(rows, step, entry.metrics.row(step), loss_columns=loss_columns)

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from unipo.server.step_payload import order_by_response, response_starts, token_rows
+from unipo.server.step_payload import order_by_response, response_starts, step_identity, token_rows
 from unipo.server.step_tensors import StepTensors, flat, step_tensors
 
 FLIP_INDEX_LIMIT = 5000  # enough for any UI highlight; counts are always exact
@@ -172,8 +172,7 @@ def whatif_payload(table: pa.Table, step: int, header: dict, algo, describe: dic
     table = order_by_response(table)
     tensors = step_tensors(table)
     _, missing, notes, details, out = recompute(algo, tensors, whole_rollout=step_is_whole_rollout(table, header))
-    first = {key: (table.column(key)[0].as_py() if key in table.column_names and table.num_rows else None)
-             for key in ("rollout", "epoch", "minibatch")}
+    first = step_identity(table)
     responses = {name: table.column(name).take(pa.array(response_starts(table))).to_numpy(zero_copy_only=False)
                  for name in ("response", "prompt", "group", "reward") if name in table.column_names}
     tokens: dict = {"offsets": tensors.offsets}

@@ -12,7 +12,6 @@ from unipo.runs.canonical.fields import CANONICAL_FORMAT, HEADER_KEYS
 from unipo.runs.canonical.problems import Problems, kind
 from unipo.runs.canonical.to_record import entry_to_record
 from unipo.runs.canonical.validate import check_entry, check_header
-from unipo.runs.schema import RUN_JSON
 from unipo.runs.writer import RunWriter
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
