@@ -68,7 +68,16 @@ export function colourScaleFor(source: ColourSource, values: (number | null)[]):
   }
 }
 
-/** Which colour sources this step can show. */
+/** The token columns a source is read from (any one of them suffices); by default its own name. */
+const SOURCE_COLUMNS: Partial<Record<ColourSource, string[]>> = {
+  probability: ['logprob'],
+  clip: ['clipped_low', 'clipped_high'],
+};
+
+/** Which colour sources this step can show: exactly those colourValues does not answer null for,
+ * decided from which columns the payload has, without building every source's values. */
 export function availableSources(step: StepPayload): ColourSource[] {
-  return COLOUR_SOURCE_INFO.map((c) => c.source).filter((s) => colourValues(step, s) !== null);
+  return COLOUR_SOURCE_INFO.map((c) => c.source).filter((s) =>
+    (SOURCE_COLUMNS[s] ?? [s]).some((name) => name !== 'offsets' && Boolean(step.tokens[name])),
+  );
 }

@@ -74,6 +74,11 @@ describe('beatView: what is on screen', () => {
     expect(beatView(step, 5).metrics).toEqual({ grad_norm: 0.8, lr: 1e-5, loss: -0.0125 });
   });
 
+  it('shows the policy loss (−J) apart from a total that includes a critic loss', () => {
+    const ppoStep = { ...step, metrics: { ...step.metrics, policy_loss: -0.02, loss: 0.31 } };
+    expect(beatView(ppoStep, 4).metrics).toEqual({ policy_loss: -0.02, loss: 0.31 });
+  });
+
   it('narrates each beat from its own data', () => {
     expect(narration(beatView(step, 0), 'grpo')).toContain('2 prompts');
     expect(narration(beatView(step, 1), 'grpo')).toContain('3 responses');

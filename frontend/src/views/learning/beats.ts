@@ -95,8 +95,9 @@ export interface BeatView {
   metrics: Record<string, number | null>;
 }
 
-const LOSS_METRICS = ['loss'];
-const UPDATE_METRICS = ['grad_norm', 'lr', 'learning_rate', 'loss'];
+// policy_loss is −J; loss adds the critic's value loss when the algorithm has one (PPO).
+const LOSS_METRICS = ['policy_loss', 'loss'];
+const UPDATE_METRICS = ['grad_norm', 'lr', 'learning_rate', 'policy_loss', 'loss'];
 
 function column<T>(step: StepPayload, name: string): T[] | null {
   const c = step.responses[name];
