@@ -9,7 +9,8 @@ from unipo.algorithms.advantages import AdvantageDetails
 from unipo.algorithms.hparams import HPARAMS
 from unipo.algorithms.objective import ObjectiveOutput
 from unipo.algorithms.presets import PresetInfo, list_presets
+from unipo.algorithms.reward_shaping import soft_overlong_penalty
 from unipo.algorithms.spec import AlgorithmSpec, get_preset
 
 __all__ = ["AdvantageDetails", "AlgorithmSpec", "HPARAMS", "ObjectiveOutput", "PresetInfo", "get_preset",
-           "list_presets"]
+           "list_presets", "soft_overlong_penalty"]

@@ -14,7 +14,7 @@ import torch
 from unipo.engine.config import TrainConfig
 from unipo.engine.data_order import PromptStream
 from unipo.engine.policy import Policy
-from unipo.engine.reward_shaping import soft_overlong_penalty
+from unipo.algorithms import soft_overlong_penalty
 from unipo.engine.token_text import TokenTexts
 
 OVERLONG_COMPONENT = "overlong"

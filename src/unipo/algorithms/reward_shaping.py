@@ -1,7 +1,7 @@
-"""Reward shaping applied by the engine before advantages (pure functions, no model, no I/O).
+"""Reward shaping applied to per-response rewards before advantages (pure functions, no I/O).
 
-DAPO's soft overlong punishment lives here rather than in `unipo.algorithms` only because that
-package is owned separately; it is pure reward math and could move there.
+An option of any preset (DAPO introduced it), so the engine applies it to the rewards of a
+rollout rather than the spec applying it inside the objective.
 """
 from __future__ import annotations
 
