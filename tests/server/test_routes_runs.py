@@ -114,3 +114,19 @@ def test_a_path_that_is_not_a_directory_is_a_user_error(tmp_path):
 
     with pytest.raises(UnipoError, match="not a directory"):
         create_app([tmp_path / "missing"])
+
+
+def test_entropy_rank_is_the_whole_steps_on_the_response_and_prompt_routes(client):
+    whole = client.get("/api/runs/alpha/steps/1").json()["tokens"]
+    ranks = np.asarray(whole["entropy_rank"], dtype=np.float64)
+    entropy = np.asarray(whole["entropy"], dtype=np.float64)
+    n = len(entropy)
+    # Rank quantile: (count strictly below) / (n - 1), over every token of the step.
+    expected = (entropy[:, None] > entropy[None, :]).sum(axis=1) / (n - 1)
+    assert np.array_equal(ranks, expected) and ranks.min() == 0.0 and ranks.max() == 1.0
+    start, end = whole["offsets"][3:5]
+    one = client.get("/api/runs/alpha/steps/1/responses/3").json()["tokens"]
+    assert one["entropy_rank"] == whole["entropy_rank"][start:end]
+    group = client.get("/api/runs/alpha/steps/1/prompts/1").json()["tokens"]
+    assert group["entropy_rank"] == whole["entropy_rank"][whole["offsets"][3]:]
+    assert len(one["entropy_rank"]) == end - start > 0

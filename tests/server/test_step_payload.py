@@ -51,3 +51,25 @@ def test_float32_values_round_trip_exactly():
     t = table(rows).set_column(14, "logprob", pa.array(values, pa.float32()))
     body = orjson.loads(dumps(step_payload(t, 7)))
     assert np.array_equal(np.asarray(body["tokens"]["logprob"], dtype=np.float32), values)
+
+
+def test_entropy_rank_is_the_rank_quantile_over_real_tokens_with_ties_low_and_nulls():
+    from unipo.server.step_payload import entropy_rank
+    # Sorted non-null values: 0.1, 0.2, 0.2, 0.5, 0.9 (count 5): ranks 0, 1, 1 (tie -> lower), 3, 4 over 4.
+    values = np.array([0.5, np.nan, 0.2, 0.1, 0.2, 0.9])
+    assert np.array_equal(entropy_rank(values), [0.75, np.nan, 0.25, 0.0, 0.25, 1.0], equal_nan=True)
+    assert np.isnan(entropy_rank(np.array([np.nan, np.nan]))).all()
+    assert entropy_rank(np.array([np.nan, 2.0])).tolist()[1] == 0.0
+    assert entropy_rank(np.array([], dtype=np.float32)).shape == (0,)
+
+
+def test_entropy_rank_column_skips_placeholders_and_is_null_where_entropy_is():
+    rows = [row(1, 1, -0.1), row(0, 0, -0.1), row(2, -1, None), row(1, 0, -0.1), row(0, 1, -0.1)]
+    # Entropy per row (response, position): (1,1)=0.3, (0,0)=None, placeholder=None, (1,0)=0.3, (0,1)=0.1
+    shuffled = table(rows).append_column("entropy", pa.array([0.3, None, None, 0.3, 0.1], pa.float32()))
+    body = orjson.loads(dumps(step_payload(shuffled, 7)))
+    # Token order (0,0), (0,1), (1,0), (1,1): real entropies 0.1, 0.3, 0.3 -> ranks 0, 1/2, 1/2.
+    assert body["tokens"]["entropy_rank"] == [None, 0.0, 0.5, 0.5]
+    assert body["tokens"]["offsets"] == [0, 2, 4, 4]
+    # No entropy column stored: no rank column either (the browser then has nothing to filter on).
+    assert "entropy_rank" not in step_payload(table(rows), 7)["tokens"]

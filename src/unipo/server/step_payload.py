@@ -65,6 +65,35 @@ def token_rows(table: pa.Table) -> np.ndarray:
     return table.column("position").to_numpy() != EMPTY_RESPONSE_POSITION
 
 
+def entropy_rank(entropy: np.ndarray) -> np.ndarray:
+    """Rank quantile of each entropy among the non-null ones, in [0, 1]: (number of strictly smaller
+    values) / (count - 1), so ties share the lower rank; NaN (null) where the entropy is null, and 0
+    when only one entropy is non-null."""
+    values = np.asarray(entropy, dtype=np.float64)
+    rank = np.full(len(values), np.nan)
+    present = ~np.isnan(values)
+    real = values[present]
+    if len(real) > 1:
+        rank[present] = np.searchsorted(np.sort(real), real, side="left") / (len(real) - 1)
+    elif len(real) == 1:
+        rank[present] = 0.0
+    return rank
+
+
+def with_entropy_rank(table: pa.Table) -> pa.Table:
+    """The table plus an `entropy_rank` column (§3) ranked over all its real tokens; unchanged when it
+    has no `entropy` column or already has `entropy_rank`. Call it on the whole step before taking a
+    subset (one response, one prompt group) so the subset keeps the whole step's ranks."""
+    names = table.column_names
+    if "entropy" not in names or "entropy_rank" in names:
+        return table
+    is_token = token_rows(table)
+    entropy = pc.cast(table.column("entropy"), pa.float64()).to_numpy(zero_copy_only=False)
+    rank = np.full(table.num_rows, np.nan)
+    rank[is_token] = entropy_rank(entropy[is_token])
+    return table.append_column("entropy_rank", pa.array(rank, type=pa.float64()))
+
+
 def step_identity(table: pa.Table) -> dict:
     """The step's place in the schedule ({rollout, epoch, minibatch}), read off its first row;
     None for a column the table lacks."""
@@ -79,9 +108,11 @@ def step_payload(table: pa.Table, step: int, metrics: dict | None = None, *,
 
     `tokens.offsets` has one entry per response plus a final entry equal to the token count, so
     response i's tokens are [offsets[i], offsets[i+1]). `loss_columns`: (weight, token_objective)
-    of the whole step when `table` holds only part of it (the loss is a whole-step quantity).
+    of the whole step when `table` holds only part of it (the loss is a whole-step quantity); likewise
+    pass such a part through `with_entropy_rank` on the whole step first, so `entropy_rank` is the
+    whole step's.
     """
-    table = order_by_response(table)
+    table = order_by_response(with_entropy_rank(table))
     starts = response_starts(table)
     is_token = token_rows(table)
     tokens_before = np.concatenate([[0], np.cumsum(is_token)]).astype(np.int64)

@@ -14,7 +14,7 @@ from unipo.server.errors import not_found
 from unipo.server.json_response import dumps
 from unipo.server.registry import RunEntry
 from unipo.server.step_cache import ByteBoundedLRU
-from unipo.server.step_payload import column_values, step_payload, token_rows
+from unipo.server.step_payload import column_values, step_payload, token_rows, with_entropy_rank
 
 # A decoded 64 x 512 step table takes ~5 MB, its encoded payload ~6 MB: about six and five of each
 # (the what-if and one-response routes reuse tables; whole-step views reuse payloads).
@@ -62,7 +62,8 @@ class StepService:
 
     def subset_payload(self, entry: RunEntry, step: int, column: str, value: int, what: str) -> dict:
         """The step shape restricted to rows where `column == value` (one response, one prompt group)."""
-        table = self.table(entry, step)
+        # Entropy ranks are over the whole step: add them before taking the subset.
+        table = with_entropy_rank(self.table(entry, step))
         if column not in table.column_names:
             raise not_found(f"step {step} of run {entry.id!r} has no {column!r} column")
         rows = table.filter(pc.equal(table.column(column), np.int32(value)))

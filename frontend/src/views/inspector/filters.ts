@@ -1,13 +1,15 @@
 // Step Inspector filters. Token filters return, per flat token, whether it stays at full
 // strength (the others fade); the response filter hides whole responses.
 import type { StepPayload } from '../../lib/types';
-import { quantileSorted } from '../../lib/colour-scale';
 import { numericTokenColumn, type ResponseSlice } from './step-slices';
 
 export type TokenFilter = 'none' | 'clipped' | 'top-entropy';
 
 /** Share of the step's tokens that "top entropy" keeps (the forking tokens). */
 export const TOP_ENTROPY_SHARE = 0.05;
+
+/** Least server-computed `entropy_rank` (rank quantile over the step, §3) a top-entropy token has. */
+export const TOP_ENTROPY_MIN_RANK = 1 - TOP_ENTROPY_SHARE;
 
 /** Per-token emphasis for a filter, or null for "no filter" / a column the step lacks. */
 export function tokenEmphasis(step: StepPayload, filter: TokenFilter): boolean[] | null {
@@ -20,12 +22,10 @@ export function tokenEmphasis(step: StepPayload, filter: TokenFilter): boolean[]
     return Array.from({ length: n }, (_, i) => Boolean(clipped?.[i] || low?.[i] || high?.[i]));
   }
   if (filter === 'top-entropy') {
-    const entropy = numericTokenColumn(step, 'entropy');
-    if (!entropy) return null;
-    const sorted = entropy.filter((v): v is number => v !== null).sort((a, b) => a - b);
-    if (!sorted.length) return entropy.map(() => false);
-    const threshold = quantileSorted(sorted, 1 - TOP_ENTROPY_SHARE);
-    return entropy.map((v) => v !== null && v >= threshold);
+    // The server ranks entropies over the whole step; the browser only compares.
+    const rank = numericTokenColumn(step, 'entropy_rank');
+    if (!rank) return null;
+    return rank.map((r) => r !== null && r >= TOP_ENTROPY_MIN_RANK);
   }
   return null;
 }

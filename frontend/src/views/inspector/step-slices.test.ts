@@ -67,9 +67,15 @@ describe('filters', () => {
     expect(countKept(e)).toBe(2);
     expect(sliceOf(e, responseSlices(step)[2])).toEqual([false, true, false]);
   });
-  it('keeps the top-entropy tokens', () => {
+  it('keeps the top-entropy tokens by the server-computed entropy_rank', () => {
     expect(tokenEmphasis(step, 'top-entropy')).toEqual([false, false, true, false, false, false]);
     expect(tokenEmphasis(step, 'none')).toBeNull();
+    // Only compares the server's column: rank >= 0.95 is kept, null is not; the raw entropy is unused.
+    const ranked = { ...step, tokens: { ...step.tokens, entropy: [9, 9, 9, 9, 9, 9], entropy_rank: [0.95, 0.9499, null, 1, 0, 0.96] } };
+    expect(tokenEmphasis(ranked, 'top-entropy')).toEqual([true, false, false, true, false, true]);
+    // A step without the column (no entropy stored) has nothing to filter on.
+    const { entropy_rank: _, ...withoutRank } = step.tokens;
+    expect(tokenEmphasis({ ...step, tokens: withoutRank as typeof step.tokens }, 'top-entropy')).toBeNull();
   });
   it('keeps truncated responses', () => {
     expect(visibleResponses(responseSlices(step), true).map((s) => s.index)).toEqual([2]);

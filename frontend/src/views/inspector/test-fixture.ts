@@ -27,6 +27,8 @@ export function tinyStep(): StepPayload {
       advantage: [0.7, 0.7, -0.7, 0, 0, 0],
       token_objective: [0.7, 0.6, -0.8, 0, 0.01, -0.02],
       entropy: [0.1, 0.2, 3.0, 0.4, 0.5, 0.6],
+      // Server-computed rank quantile of entropy over the step (§3): rank / (count − 1).
+      entropy_rank: [0, 0.2, 1, 0.4, 0.6, 0.8],
       clipped: [0, 1, 0, 0, 1, 0],
       clipped_low: [0, 0, 0, 0, 1, 0],
       clipped_high: [0, 1, 0, 0, 0, 0],

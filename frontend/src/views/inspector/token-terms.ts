@@ -7,7 +7,7 @@ import { formatValue } from '../explorer/metric-info';
 /** Display order: the objective and its parts first, then inputs; unknown columns follow alphabetically. */
 const ORDER = [
   'token_objective', 'surrogate', 'advantage', 'ratio', 'log_ratio', 'clipped', 'clipped_low', 'clipped_high',
-  'min_branch', 'kl', 'kl_penalty', 'entropy', 'entropy_bonus', 'weight', 'selected',
+  'min_branch', 'kl', 'kl_penalty', 'entropy', 'entropy_rank', 'entropy_bonus', 'weight', 'selected',
   'logprob', 'old_logprob', 'ref_logprob', 'value', 'return',
 ];
 
