@@ -45,6 +45,7 @@ def small_config(**overrides) -> TrainConfig:
 
 def make_trainer(out, config: TrainConfig, **kwargs) -> Trainer:
     model, tokenizer = tiny_model()
-    algo = get_preset(config.algo, **config.algo_params)
+    from unipo.engine.setup import build_algorithm
+    algo = build_algorithm(config)  # as `unipo train` builds it (L_max = the generation budget)
     task = DigitShareTask() if config.task == "digit_share" else get_task(config.task, **config.task_params)
     return Trainer(config, out, algo=algo, task=task, model=model, tokenizer=tokenizer, **kwargs)

@@ -28,8 +28,8 @@ def test_minibatch_plan_covers_every_group_once_per_epoch_and_keeps_groups_whole
 
 
 def test_dynamic_sampling_keeps_only_groups_with_different_rewards(tmp_path):
-    config = small_config(steps=2, dynamic_sampling=True, dynamic_sampling_max_tries=3, overlong_buffer=4,
-                          max_new_tokens=8)
+    config = small_config(steps=2, max_new_tokens=8, algo_params={
+        "dynamic_sampling": True, "dynamic_sampling_max_tries": 3, "overlong_buffer_fraction": 0.5})
     make_trainer(tmp_path / "run", config).run()
     reader = RunReader(tmp_path / "run")
     metrics = reader.metrics()

@@ -39,11 +39,16 @@ def step_inputs(seed: int, *, empty_response: int | None = 4, with_ref: bool = T
 
 def train_terms(algo, inputs: dict):
     """What the engine does for one update (engine/rollout.py + engine/update.py), on these inputs."""
+    from unipo.algorithms import StepInputs, recompute
+    from unipo.algorithms.pipeline import recompute_advantages
+
     t = {k: (torch.as_tensor(v) if v is not None else None) for k, v in inputs.items()}
-    details = algo.advantage_details(t["rewards"], t["prompt"], mask=t["mask"], logprobs=t["old_logprob"],
-                                     ref_logprobs=t["ref_logprob"])
-    return details, algo.objective(t["logprob"], t["old_logprob"], t["mask"], advantages=details.advantages,
-                                   ref_logprobs=t["ref_logprob"], entropies=t["entropy"], truncated=t["truncated"])
+    step = StepInputs(logprobs=t["logprob"], mask=t["mask"], rewards=t["rewards"], group_ids=t["prompt"],
+                      old_logprobs=t["old_logprob"], ref_logprobs=t["ref_logprob"], entropies=t["entropy"],
+                      truncated=t["truncated"])
+    details = recompute_advantages(algo, step)
+    step.advantages = details.advantages
+    return details, recompute(algo, step)
 
 
 def make_record(seed: int, *, algo=None, **options) -> StepRecord:

@@ -1,5 +1,5 @@
-"""Algorithm descriptions computed in a child process equal the in-process ones; browsing a run in a
-fresh process never imports torch, a what-if does; with serve()'s setting pandas is never loaded."""
+"""Algorithm descriptions are computed in the serving process without torch; browsing a run in a fresh
+process never imports torch, a what-if does; with serve()'s setting pandas is never loaded."""
 import json
 import subprocess
 import sys
@@ -11,25 +11,25 @@ from unipo.algorithms import get_preset
 from unipo.server.algorithm_catalog import AlgorithmCatalog, AlgorithmError
 
 
-def test_child_and_in_process_descriptions_are_identical():
+def test_descriptions_are_cached_and_a_bad_header_algorithm_is_reported():
     stored = [get_preset("dapo", epsilon_high=0.3).to_dict(), {"format": "nope"}]
-    child, here = AlgorithmCatalog(use_child=True), AlgorithmCatalog(use_child=False)
-    child.prefetch(stored)
-    here.prefetch(stored)
-    assert child.children_started == 1 and here.children_started == 0
-    assert child.listing() == here.listing()
-    assert [item["name"] for item in orjson.loads(child.listing())] == child.preset_names()
-    assert child.preset("grpo") == here.preset("grpo") and child.preset("nope") is None
-    assert child.for_run(stored[0]) == here.for_run(stored[0])
-    assert orjson.loads(child.for_run(stored[0]))["hparams"]["epsilon_high"] == 0.3
-    for catalog in (child, here):
-        try:
-            catalog.for_run(stored[1])
-        except AlgorithmError as exc:
-            assert "format" in str(exc)
-        else:
-            raise AssertionError("a malformed header algorithm must raise")
-    assert child.children_started == 1  # everything above came from the one prefetch
+    catalog = AlgorithmCatalog()
+    catalog.prefetch(stored)
+    assert [item["name"] for item in orjson.loads(catalog.listing())] == catalog.preset_names()
+    assert catalog.preset("nope") is None
+    described = orjson.loads(catalog.for_run(stored[0]))
+    assert described["hparams"]["epsilon_high"] == 0.3
+    # DAPO is the whole algorithm: its rollout-side parts are listed with the rest.
+    parts = {(c["axis"], c["name"]) for c in described["components"]}
+    assert {("sample_filter", "dynamic_sampling"), ("reward_shaping", "soft_overlong")} <= parts
+    assert described["composition"] == [{"term": "surrogate", "sign": 1}]
+    assert catalog.for_run(stored[0]) is catalog.for_run(stored[0])  # encoded once
+    try:
+        catalog.for_run(stored[1])
+    except AlgorithmError as exc:
+        assert "format" in str(exc)
+    else:
+        raise AssertionError("a malformed header algorithm must raise")
 
 
 SCRIPT = textwrap.dedent("""

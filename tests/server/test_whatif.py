@@ -19,7 +19,8 @@ def test_same_algorithm_reproduces_every_stored_term(client):
     for name in ("ratio", "advantage", "clipped", "kl", "weight", "token_objective"):
         assert np.allclose(body["tokens"][name], stored[name], atol=1e-6), name
     assert body["tokens"]["offsets"] == stored["offsets"]
-    assert body["summary"]["sign_flips"]["count"] == 0
+    assert body["summary"]["push_flips"]["count"] == 0
+    assert np.allclose(body["tokens"]["grad_coef"], stored["grad_coef"], atol=1e-7)
     assert body["summary"]["newly_clipped"]["count"] == 0
     assert body["summary"]["loss"]["whatif"] == pytest.approx(body["summary"]["loss"]["stored"], abs=1e-6)
 
@@ -45,7 +46,7 @@ def test_whatif_equals_a_direct_call_on_the_same_inputs(client, query, algo_args
     assert np.allclose(body["responses"]["advantage"], details.advantages.numpy(), atol=1e-6)
 
 
-def test_summary_counts_sign_flips_and_newly_clipped_tokens(client):
+def test_summary_counts_push_flips_and_newly_clipped_tokens(client):
     stored = client.get("/api/runs/alpha/steps/1").json()["tokens"]
     body = client.get("/api/runs/alpha/steps/1/whatif?algo=grpo&epsilon=0.01&epsilon_high=0.01").json()
     old_clipped = np.asarray(stored["clipped"]) > 0
@@ -53,8 +54,24 @@ def test_summary_counts_sign_flips_and_newly_clipped_tokens(client):
     expected = np.flatnonzero(new_clipped & ~old_clipped)
     assert expected.size > 0  # a tight clip range must clip more tokens
     assert body["summary"]["newly_clipped"] == {"count": int(expected.size), "indices": expected.tolist()}
-    flips = np.sign(stored["token_objective"]) * np.sign(body["tokens"]["token_objective"]) < 0
-    assert body["summary"]["sign_flips"]["count"] == int(flips.sum())
+    flips = np.sign(stored["grad_coef"]) * np.sign(body["tokens"]["grad_coef"]) < 0
+    assert body["summary"]["push_flips"]["count"] == int(flips.sum())
+    assert np.allclose(body["tokens"]["grad_coef_delta"],
+                       np.asarray(body["tokens"]["grad_coef"]) - np.asarray(stored["grad_coef"]), atol=1e-6)
+
+
+def test_cispo_pushes_the_same_way_as_grpo_although_its_objective_has_the_other_sign(client):
+    """CISPO's o = sg(r)·Â·ℓ is negative for Â > 0 (ℓ < 0): the objective's sign flips on most tokens,
+    the push g does not (on the first update r = 1 and no clip fires, so both push every token by Â)."""
+    stored = client.get("/api/runs/alpha/steps/1").json()["tokens"]
+    body = client.get("/api/runs/alpha/steps/1/whatif?algo=cispo&loss_aggregation=seq-mean-token-mean&"
+                      "beta=0").json()
+    objective_flips = np.sign(stored["token_objective"]) * np.sign(body["tokens"]["token_objective"]) < 0
+    advantage = np.asarray(stored["advantage"])
+    positive = advantage > 0
+    assert objective_flips[positive].mean() > 0.9
+    push = np.asarray(body["tokens"]["grad_coef"])
+    assert np.all(np.sign(push[advantage != 0]) == np.sign(advantage[advantage != 0]))
 
 
 def test_missing_reference_is_said_plainly(tmp_path):

@@ -5,11 +5,23 @@ from dataclasses import dataclass
 
 import torch
 
-from unipo.algorithms import _checks
-from unipo.algorithms.advantages_sequence import SEQUENCE_ESTIMATORS, normalise_if_asked
-from unipo.algorithms.advantages_token import TOKEN_ESTIMATORS
+from unipo.algorithms import _checks, registry
+from unipo.algorithms.advantages_sequence import normalise_if_asked
 from unipo.algorithms.groups import Groups
-from unipo.algorithms.kl import KL_ESTIMATORS
+
+
+@dataclass
+class AdvantageContext:
+    """Everything an advantage component may read besides the rewards (its descriptor names what)."""
+    rewards: torch.Tensor
+    groups: Groups
+    group_ids: torch.Tensor
+    mask: torch.Tensor | None
+    values: torch.Tensor | None
+    kl_reward: torch.Tensor | None
+    token_ids: torch.Tensor | None
+    entropies: torch.Tensor | None
+    baseline_rewards: torch.Tensor | None
 
 
 @dataclass
@@ -21,14 +33,19 @@ class AdvantageDetails:
 
 
 def compute_advantages(hp, state, rewards, group_ids, *, mask=None, values=None, logprobs=None,
-                       ref_logprobs=None) -> AdvantageDetails:
+                       ref_logprobs=None, token_ids=None, entropies=None, baseline_rewards=None) -> AdvantageDetails:
+    """Advantages under hp. `token_ids`, `entropies` and `baseline_rewards` ([N], e.g. the greedy
+    response's reward for ReMax) are read only by the components that declare them as inputs."""
     rewards, groups, mask, values, kl = _validated(hp, rewards, group_ids, mask, values, logprobs, ref_logprobs)
     rewards = rewards.detach()
-    estimator = hp["advantage_estimator"]
+    estimator = registry.selected("advantage", hp)
     kl_reward = None if kl is None else -hp["kl_coef"] * kl
     terms: dict[str, torch.Tensor] = {"reward": rewards}
-    if estimator in TOKEN_ESTIMATORS:
-        advantages, returns, extra, metrics = TOKEN_ESTIMATORS[estimator](
+    context = AdvantageContext(rewards=rewards, groups=groups, group_ids=group_ids, mask=mask, values=values,
+                               kl_reward=kl_reward, token_ids=token_ids, entropies=entropies,
+                               baseline_rewards=baseline_rewards)
+    if estimator.level == "token":
+        advantages, returns, extra, metrics = estimator.load()(
             rewards, groups, hp, mask=mask, values=values, kl_reward=kl_reward)
         if kl_reward is not None:
             terms["kl_reward"] = kl_reward * mask
@@ -38,10 +55,22 @@ def compute_advantages(hp, state, rewards, group_ids, *, mask=None, values=None,
             shaped = rewards + (kl_reward * mask).sum(-1)
             terms["kl_reward"] = kl_reward * mask
             terms["shaped_reward"] = shaped
-        advantages, extra, metrics = SEQUENCE_ESTIMATORS[estimator](shaped, groups, hp, state)
+        function = estimator.load()
+        if "context" in estimator.inputs:  # estimators that read more than the rewards and groups
+            advantages, extra, metrics = function(shaped, groups, hp, state, context=context)
+        else:
+            advantages, extra, metrics = function(shaped, groups, hp, state)
         advantages = normalise_if_asked(advantages, hp)
         returns = None
     terms.update(extra)
+    modifiers = registry.active("advantage_modifier", hp)
+    if modifiers:
+        terms["advantage_estimate"] = advantages
+        metrics = dict(metrics)
+        for modifier in modifiers:
+            advantages, extra, more = modifier.load()(advantages, context, hp, state)
+            terms.update(extra)
+            metrics.update(more)
     terms["advantage"] = advantages
     metrics = {**metrics, **_summary(rewards, advantages, mask)}
     return AdvantageDetails(advantages, returns, terms, metrics)
@@ -73,7 +102,7 @@ def _validated(hp, rewards, group_ids, mask, values, logprobs, ref_logprobs):
         raise ValueError(f"group_ids: expected an integer tensor, got {group_ids.dtype}")
     if group_ids.shape[0] != n:
         raise ValueError(f"group_ids: expected {n} values (one per reward), got {group_ids.shape[0]}")
-    needs_tokens = hp["advantage_estimator"] in TOKEN_ESTIMATORS or hp["kl_coef"] != 0.0
+    needs_tokens = registry.selected("advantage", hp).level == "token" or hp["kl_coef"] != 0.0
     if mask is None:
         if needs_tokens:
             raise ValueError(f"mask: required ([N, T]) by advantage estimator '{hp['advantage_estimator']}'"
@@ -93,5 +122,5 @@ def _validated(hp, rewards, group_ids, mask, values, logprobs, ref_logprobs):
                              "puts a KL penalty in the reward")
         _checks.token_tensor("logprobs", logprobs, tuple(mask.shape), like="mask")
         _checks.token_tensor("ref_logprobs", ref_logprobs, tuple(mask.shape), like="mask")
-        kl = KL_ESTIMATORS[hp["kl_estimator"]](logprobs.detach(), ref_logprobs.detach())
+        kl = registry.selected("kl", hp).load()(logprobs.detach(), ref_logprobs.detach())
     return rewards, Groups(group_ids), mask, values, kl

@@ -108,16 +108,18 @@ def no_flags(below, above, advantages, hp, dtype):
     return ClipResult(None)
 
 
-RULES = {
-    "ppo": (ppo_surrogate, ppo_flags),
-    "cispo": (cispo_surrogate, cispo_flags),
-    "sapo": (sapo_surrogate, no_flags),
-    "none": (no_clip_surrogate, no_flags),
-}
+# (surrogate, flags) pairs the registry's clip components point at (components/clip.py).
+PPO = (ppo_surrogate, ppo_flags)
+CISPO = (cispo_surrogate, cispo_flags)
+SAPO = (sapo_surrogate, no_flags)
+NO_CLIP = (no_clip_surrogate, no_flags)
+RULES = {"ppo": PPO, "cispo": CISPO, "sapo": SAPO, "none": NO_CLIP}
 
 
-def _rule(name):
-    surrogate, flags = RULES[name]
+def rule(name):
+    """clip(ratio, advantages, logprobs, hp) -> ClipResult for a registered clip component."""
+    from unipo.algorithms import registry
+    surrogate, flags = registry.get("clip", name).load()
 
     def clip(ratio, advantages, logprobs, hp) -> ClipResult:
         result = surrogate(ratio, advantages, logprobs, hp)
@@ -132,5 +134,5 @@ def _rule(name):
     return clip
 
 
-CLIPS = {name: _rule(name) for name in RULES}
+CLIPS = {name: rule(name) for name in RULES}
 """name → clip(ratio, advantages, logprobs, hp) -> ClipResult (surrogate and unmasked flags)."""

@@ -38,11 +38,21 @@ GLOSSARY: dict[str, tuple[str, str | None, str, str]] = {
     "min_branch": (r"\mathrm{clip}", "min_branch", "clip", "1 where the clipped branch of min() is in force"),
     "kl": (r"\mathrm{KL}_{i,t}", "kl", "kl", "per-token KL estimate to the reference"),
     "kl_penalty": (r"\beta\,\mathrm{KL}_{i,t}", "kl_penalty", "kl", "KL penalty as it enters the objective"),
-    "kl_reward": (r"\beta_{\text{r}}\,\mathrm{KL}_{i,t}", "kl_reward", "kl", "KL penalty subtracted from the token reward"),
+    "kl_reward": (r"r^{\mathrm{KL}}_{i,t}", "kl_reward", "kl", "reward the KL penalty adds to the token, −β_r·KL (≤ 0 when KL ≥ 0)"),
+    "shaped_reward": (r"R'_i", "shaped_reward", "advantage", "reward after shaping, R_i + Σ_t r^KL_{i,t}"),
+    "grad_coef": (r"g_{i,t}", "grad_coef", "grad_coef", "push on the token's log-prob, −∂L/∂ℓ (sign: up or down)"),
     "entropy": (r"\mathcal{H}_{i,t}", "entropy", "entropy", "entropy of the policy at the token"),
     "entropy_bonus": (r"\beta_{\mathcal{H}}\,\mathcal{H}_{i,t}", "entropy_bonus", "entropy", "entropy bonus as it enters the objective"),
-    "selected": (r"\sigma_{i,t}", "selected", "selection", "1 when the token carries the policy gradient"),
+    "selected": (r"m^{\text{sel}}_{i,t}", "selected", "selection", "1 when the token carries the policy gradient"),
 }
+
+
+def define_term(key: str, latex: str, field: str | None, card: str, description: str) -> None:
+    """Add a term to the glossary (components outside UNIPO declare their own symbols this way)."""
+    existing = GLOSSARY.get(key)
+    if existing is not None and existing != (latex, field, card, description):
+        raise ValueError(f"formula term {key!r} is already defined differently: {existing}")
+    GLOSSARY[key] = (latex, field, card, description)
 
 
 def t(key: str, latex: str | None = None) -> str:

@@ -9,31 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from unipo.algorithms.advantages_sequence import SEQUENCE_ESTIMATORS
-from unipo.algorithms.advantages_token import TOKEN_ESTIMATORS
-from unipo.algorithms.aggregation import AGGREGATIONS
-from unipo.algorithms.clipping import CLIPS
-from unipo.algorithms.kl import KL_ESTIMATORS
-from unipo.algorithms.ratio import RATIOS
+from unipo.algorithms import registry
 
 
 @dataclass(frozen=True)
 class HParam:
     default: Any
     description: str
-    choices: tuple | None = None
+    choices: tuple | str | None = None  # a tuple, or the name of a registry axis (its component names)
     kind: type | tuple = float  # for numbers: float; bools: bool; optional numbers: (float, None)
     minimum: float | None = None
     maximum: float | None = None
 
 
-ADVANTAGE_ESTIMATORS = tuple(SEQUENCE_ESTIMATORS) + tuple(TOKEN_ESTIMATORS)
-
-HPARAMS: dict[str, HParam] = {
-    "importance_sampling_level": HParam("token", "importance ratio per token, per sequence (GSPO), or none (plain policy gradient)", tuple(RATIOS), str),
-    "clip_mode": HParam("ppo", "trust-region rule applied to the ratio", tuple(CLIPS), str),
-    "loss_aggregation": HParam("seq-mean-token-mean", "how per-token objectives become one step loss", tuple(AGGREGATIONS), str),
-    "advantage_estimator": HParam("group_norm", "how advantages are computed from rewards", ADVANTAGE_ESTIMATORS, str),
+# The parameters every spec carries; components add their own (registry.component_hparams()).
+CORE_HPARAMS: dict[str, HParam] = {
+    "importance_sampling_level": HParam("token", "importance ratio per token, per sequence (GSPO), or none (plain policy gradient)", "ratio", str),
+    "clip_mode": HParam("ppo", "trust-region rule applied to the ratio", "clip", str),
+    "loss_aggregation": HParam("seq-mean-token-mean", "how per-token objectives become one step loss", "aggregation", str),
+    "advantage_estimator": HParam("group_norm", "how advantages are computed from rewards", "advantage", str),
     "scale_rewards": HParam("group", "group_norm divisor: group std, batch std, or none (Dr. GRPO)", ("group", "batch", "none"), str),
     "advantage_epsilon": HParam(1e-4, "ε added to the std when dividing by it (TRL 1e-4, verl 1e-6)", minimum=0.0),
     "normalize_advantages": HParam(False, "whiten advantages over the batch (over real tokens when token-level)", kind=bool),
@@ -48,7 +42,7 @@ HPARAMS: dict[str, HParam] = {
     "sapo_temperature_neg": HParam(1.05, "SAPO gate temperature τ for A ≤ 0", minimum=1e-12),
     "beta": HParam(0.0, "KL coefficient β in the loss (per token, before aggregation)", minimum=0.0),
     "kl_coef": HParam(0.0, "KL coefficient in the reward (per-token reward −kl_coef·KL)", minimum=0.0),
-    "kl_estimator": HParam("k3", "KL estimator: k1 = δ, k2 = δ²/2, k3 = e^{−δ}+δ−1 with δ = ℓ − ℓ_ref", tuple(KL_ESTIMATORS), str),
+    "kl_estimator": HParam("k3", "KL estimator: k1 = δ, k2 = δ²/2, k3 = e^{−δ}+δ−1 with δ = ℓ − ℓ_ref", "kl", str),
     "entropy_coef": HParam(0.0, "entropy bonus coefficient β_H (aggregated with the policy weights)", minimum=0.0),
     "top_entropy_quantile": HParam(1.0, "fraction ρ of highest-entropy tokens that carry the policy gradient", minimum=0.0, maximum=1.0),
     "mask_truncated_completions": HParam(False, "drop every token of responses cut off at the length limit", kind=bool),
@@ -58,14 +52,30 @@ HPARAMS: dict[str, HParam] = {
 }
 
 
+def all_hparams() -> dict[str, HParam]:
+    """The core parameters plus every registered component's own, in declaration order."""
+    return {**CORE_HPARAMS, **registry.component_hparams()}
+
+
+def __getattr__(name):  # HPARAMS stays importable; it is built once the registry has loaded
+    if name == "HPARAMS":
+        return all_hparams()
+    raise AttributeError(name)
+
+
+def choices_of(spec: HParam) -> tuple | None:
+    return registry.names(spec.choices) if isinstance(spec.choices, str) else spec.choices
+
+
 def validate_hparams(values: dict[str, Any]) -> dict[str, Any]:
     """Complete `values` with defaults, check every entry, and resolve epsilon_high = epsilon."""
-    unknown = sorted(set(values) - set(HPARAMS))
+    known = all_hparams()
+    unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ValueError(f"unknown hyper-parameter(s) {', '.join(map(repr, unknown))}; valid: {', '.join(HPARAMS)}")
-    resolved = {name: values.get(name, spec.default) for name, spec in HPARAMS.items()}
+        raise ValueError(f"unknown hyper-parameter(s) {', '.join(map(repr, unknown))}; valid: {', '.join(known)}")
+    resolved = {name: values.get(name, spec.default) for name, spec in known.items()}
     for name, value in resolved.items():
-        resolved[name] = _check_one(name, HPARAMS[name], value)
+        resolved[name] = _check_one(name, known[name], value)
     if resolved["epsilon_high"] is None:
         resolved["epsilon_high"] = resolved["epsilon"]
     if resolved["delta"] is not None and resolved["delta"] <= 1 + resolved["epsilon_high"]:
@@ -74,9 +84,10 @@ def validate_hparams(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_one(name: str, spec: HParam, value: Any) -> Any:
-    if spec.choices is not None:
-        if value not in spec.choices:
-            raise ValueError(f"{name}: expected one of {', '.join(map(repr, spec.choices))}, got {value!r}")
+    choices = choices_of(spec)
+    if choices is not None:
+        if value not in choices:
+            raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
         return value
     kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
     if value is None:

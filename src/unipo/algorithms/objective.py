@@ -16,11 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from unipo.algorithms import _checks
-from unipo.algorithms.aggregation import AGGREGATIONS
-from unipo.algorithms.clipping import RULES, no_flags
-from unipo.algorithms.kl import KL_ESTIMATORS
-from unipo.algorithms.ratio import RATIOS
+from unipo.algorithms import _checks, registry
+from unipo.algorithms.clipping import no_flags
 from unipo.algorithms.selection import drop_truncated, high_entropy_tokens
 
 
@@ -32,9 +29,16 @@ class ObjectiveOutput:
 
 
 def compute_objective(hp, logprobs, old_logprobs, mask, advantages, *, ref_logprobs=None, entropies=None,
-                      truncated=None, num_items_in_batch=None) -> ObjectiveOutput:
+                      truncated=None, num_items_in_batch=None, sampling_logprobs=None,
+                      entropy_coef=None) -> ObjectiveOutput:
+    # entropy_coef: this step's bonus coefficient when an entropy_control component sets it (adaptive
+    # entropy control); None = the constant hp["entropy_coef"]. When given it is logged as a metric.
+    coef_given = entropy_coef is not None
+    entropy_coef = hp["entropy_coef"] if entropy_coef is None else float(entropy_coef)
+    if not math.isfinite(entropy_coef):
+        raise ValueError(f"entropy_coef: expected a finite number, got {entropy_coef!r}")
     logprobs, old_logprobs, maskf, advantages, ref_logprobs, entropies, truncated, inputs = _validated(
-        hp, logprobs, old_logprobs, mask, advantages, ref_logprobs, entropies, truncated)
+        hp, logprobs, old_logprobs, mask, advantages, ref_logprobs, entropies, truncated, entropy_coef)
     level = hp["importance_sampling_level"]
     if level == "none":  # no log-ratio to probe ℓ and ℓ_old with (see _metrics): check them now
         _checks.require_all_finite([item for item in inputs if item[0] in ("logprobs", "old_logprobs")])
@@ -43,13 +47,21 @@ def compute_objective(hp, logprobs, old_logprobs, mask, advantages, *, ref_logpr
     adv = advantages.unsqueeze(1) if advantages.dim() == 1 else advantages
     lengths = maskf.sum(-1, keepdim=True)
     total = lengths.sum()  # integer counts: exactly maskf.sum(), without a second pass
-    surrogate_of, flags_of = RULES[hp["clip_mode"]]
+    surrogate_of, flags_of = registry.selected("clip", hp).load()
+    token_weights = registry.active("token_weight", hp)
     selecting = hp["top_entropy_quantile"] < 1.0
-    beta, entropy_coef = hp["beta"], hp["entropy_coef"]
+    beta = hp["beta"]
 
     # The differentiable path. Padding is left unmasked: the aggregation weights are zero there.
-    log_ratio, ratio = RATIOS[level](logprobs, old_logprobs, maskf, lengths=lengths)
+    log_ratio, ratio = registry.selected("ratio", hp).load()(logprobs, old_logprobs, maskf, lengths=lengths)
     surrogate = surrogate_of(ratio, adv, logprobs, hp)
+    weight_terms = {}
+    for part in token_weights:  # stop-gradient per-token factors (e.g. training–inference mismatch correction)
+        factor, extra_metrics = part.load()(logprobs=logprobs.detach(), old_logprobs=old_logprobs,
+                                            sampling_logprobs=sampling_logprobs, mask=maskf, lengths=lengths, hp=hp)
+        surrogate = surrogate * factor
+        weight_terms[part.terms[0]] = factor
+        weight_terms.update({f"metric:{k}": v for k, v in extra_metrics.items()})
     entropy = None if entropies is None else entropies.detach() * maskf
     selected = maskf
     if selecting:
@@ -60,19 +72,20 @@ def compute_objective(hp, logprobs, old_logprobs, mask, advantages, *, ref_logpr
     objective = surrogate
     kl = None
     if ref_logprobs is not None:
+        kl_of = registry.selected("kl", hp).load()
         if beta != 0.0:
-            kl = KL_ESTIMATORS[hp["kl_estimator"]](logprobs, ref_logprobs)
+            kl = kl_of(logprobs, ref_logprobs)
             objective = objective - beta * kl
         else:
             with torch.no_grad():
-                kl = KL_ESTIMATORS[hp["kl_estimator"]](logprobs.detach(), ref_logprobs)
+                kl = kl_of(logprobs.detach(), ref_logprobs)
     bonus = None
     if entropy_coef != 0.0:
         bonus = entropy_coef * entropies
         if selecting:
             bonus = bonus * selected
         objective = objective + bonus
-    weight = AGGREGATIONS[hp["loss_aggregation"]](
+    weight = registry.selected("aggregation", hp).load()(
         maskf, num_items_in_batch=num_items_in_batch, max_completion_length=hp["max_completion_length"],
         lengths=lengths, total=total)
     loss = -(weight * objective).sum()
@@ -127,8 +140,17 @@ def compute_objective(hp, logprobs, old_logprobs, mask, advantages, *, ref_logpr
             "weight": weight,
             "token_objective": surrogate_t if objective is surrogate else objective.detach() * maskf,
         }
+        extra_metrics = {}
+        for name, value in weight_terms.items():
+            if name.startswith("metric:"):
+                extra_metrics[name[len("metric:"):]] = float(value)
+            else:
+                terms[name] = (value.detach() * maskf) if value.shape == maskf.shape else value.detach().expand_as(maskf) * maskf
         metrics, probes_finite = _metrics(terms, fraction_sums, maskf, lengths, total, adv, extremes, selecting,
                                           kl is not None, entropy is not None, probe)
+        metrics.update(extra_metrics)
+        if coef_given:
+            metrics["entropy_coef"] = entropy_coef
     if not probes_finite:
         for name, value in inputs:  # a NaN/Inf in some input (or only an overflow): find it, in argument order
             _checks.require_finite(name, value)
@@ -162,7 +184,7 @@ class _Masker:
         return self.done[key][1]
 
 
-def _validated(hp, logprobs, old_logprobs, mask, advantages, ref_logprobs, entropies, truncated):
+def _validated(hp, logprobs, old_logprobs, mask, advantages, ref_logprobs, entropies, truncated, entropy_coef):
     """Shapes and types. Returns the inputs and the (name, tensor) list whose values must be finite.
 
     Finiteness costs no pass of its own: a NaN or Inf anywhere in an [N, T] input, padding included,
@@ -194,8 +216,8 @@ def _validated(hp, logprobs, old_logprobs, mask, advantages, ref_logprobs, entro
             raise ValueError(f"ref_logprobs: required because beta = {hp['beta']} puts a KL term in the loss")
         if entropies is not None:
             finite.append(("entropies", _checks.token_shape("entropies", entropies, shape)))
-        elif hp["top_entropy_quantile"] < 1.0 or hp["entropy_coef"] != 0.0:
-            raise ValueError("entropies: required by top_entropy_quantile < 1 or entropy_coef > 0")
+        elif hp["top_entropy_quantile"] < 1.0 or entropy_coef != 0.0 or registry.active("entropy_control", hp):
+            raise ValueError("entropies: required by top_entropy_quantile < 1, entropy_coef > 0 or entropy control")
         if truncated is not None:
             _checks.require_tensor("truncated", truncated, dims=(1,))
             if truncated.shape[0] != shape[0]:

@@ -10,8 +10,12 @@ class PresetInfo:
     summary: str
 
 
+# DAPO is the whole algorithm: clip-higher, token-mean, overlong filtering, soft overlong punishment
+# (L_cache = 20% of the budget, the paper's 4096 of 20480) and dynamic sampling; each part can be
+# switched off (e.g. dynamic_sampling=False).
 _DAPO = {
     "loss_aggregation": "token-mean", "epsilon": 0.2, "epsilon_high": 0.28, "mask_truncated_completions": True,
+    "overlong_buffer_fraction": 0.2, "dynamic_sampling": True,
 }
 
 PRESETS: dict[str, tuple[str, dict]] = {
@@ -29,7 +33,8 @@ PRESETS: dict[str, tuple[str, dict]] = {
     "grpo": ("GRPO (DeepSeekMath): group z-score advantages, ε = 0.2, k3 KL in the loss (β = 0.04), per-sequence mean.", {
         "advantage_estimator": "group_norm", "scale_rewards": "group", "loss_aggregation": "seq-mean-token-mean",
         "kl_estimator": "k3", "beta": 0.04}),
-    "dapo": ("DAPO: clip-higher (0.2 / 0.28), token-mean over the global batch, no KL, truncated responses dropped.", dict(_DAPO)),
+    "dapo": ("DAPO: clip-higher (0.2 / 0.28), token-mean over the global batch, no KL, truncated responses dropped, "
+             "soft overlong punishment, dynamic sampling.", dict(_DAPO)),
     "dr_grpo": ("Dr. GRPO: no std division, constant normaliser Σ/(N·L_max): no length or difficulty bias.", {
         "scale_rewards": "none", "loss_aggregation": "seq-mean-token-sum-norm"}),
     "bnpo": ("BNPO (TRL naming): GRPO advantages with a token-mean over the local micro-batch.", {
@@ -46,6 +51,16 @@ PRESETS: dict[str, tuple[str, dict]] = {
         "loss_aggregation": "token-mean"}),
     "high_entropy": ("80/20: DAPO where only the top-20% highest-entropy tokens carry the policy gradient.", {
         **_DAPO, "top_entropy_quantile": 0.2}),
+    "skywork_or1": ("Skywork-OR1 (MAGIC): GRPO advantages, ε = 0.2, token-mean, no KL, adaptive entropy control "
+                    "(target 0.2, Δ = 1e-4, coefficient in [0, 5e-3], starting at 0).", {
+        "advantage_estimator": "group_norm", "scale_rewards": "group", "loss_aggregation": "token-mean",
+        "epsilon": 0.2, "beta": 0.0, "entropy_coef": 0.0, "adaptive_entropy": True, "entropy_target": 0.2,
+        "entropy_coef_delta": 1e-4, "entropy_coef_min": 0.0, "entropy_coef_max": 5e-3,
+        "adaptive_entropy_rule": "skywork"}),
+    "gfpo": ("GFPO: GRPO on the 4 shortest of each group's sampled responses (raise the group size to sample "
+             "more: the paper keeps 8 of 16), advantages over the kept set, token-mean.", {
+        "advantage_estimator": "group_norm", "scale_rewards": "group", "loss_aggregation": "token-mean",
+        "gfpo_keep": 4, "gfpo_metric": "length"}),
 }
 
 

@@ -1,16 +1,17 @@
 """AlgorithmSpec: a named choice on every axis plus its hyper-parameters, and the entry points
-the engine and the server call (advantages, objective, value_loss, formula)."""
+the engine and the server call (advantages, objective, value_loss, formula, recompute).
+
+Torch-free: describing a spec (its components, formula, composition, needs) loads no tensor code;
+the compute methods import it on first use."""
 from __future__ import annotations
 
 from typing import Any
 
-from unipo.algorithms.advantages import AdvantageDetails, compute_advantages
-from unipo.algorithms.advantages_token import TOKEN_ESTIMATORS
+from unipo.algorithms import registry
+from unipo.algorithms.composition import composition
 from unipo.algorithms.formula import Formula, build_formula, kl_in_loss, kl_in_reward
 from unipo.algorithms.hparams import validate_hparams
-from unipo.algorithms.objective import ObjectiveOutput, compute_objective
 from unipo.algorithms.presets import PRESETS, preset_overrides
-from unipo.algorithms.value import clipped_value_loss
 
 SPEC_FORMAT = "unipo-algorithm/1"
 
@@ -38,20 +39,52 @@ class AlgorithmSpec:
 
     @property
     def token_level_advantages(self) -> bool:
-        return self.hparams["advantage_estimator"] in TOKEN_ESTIMATORS
+        return registry.selected("advantage", self.hparams).level == "token"
 
-    def advantages(self, rewards, group_ids, *, mask=None, values=None, logprobs=None, ref_logprobs=None):
+    @property
+    def components(self) -> list:
+        """Every registered component this spec uses (registry.Component descriptors)."""
+        return registry.in_use(self.hparams)
+
+    @property
+    def composition(self) -> list[dict]:
+        """o = Σ sign·term: [{"term", "sign"}] (what the step checks verify and the UI draws)."""
+        return composition(self.hparams)
+
+    def batch_dependent(self) -> list[str]:
+        """Why this spec's terms need responses outside one prompt group (empty: per group only)."""
+        reasons = []
+        for component in self.components:
+            reason = component.batch_dependent(self.hparams) if component.batch_dependent else None
+            if reason and reason not in reasons:
+                reasons.append(reason)
+        if self.hparams["normalize_advantages"] and not self.token_level_advantages:
+            reasons.append("normalize_advantages whitens over the whole batch")
+        return reasons
+
+    def relations(self, step) -> list:
+        """Every card's equations evaluated on a StoredStep (stored.Relation each)."""
+        from unipo.algorithms.composition import grad_coef_relation, token_objective_relation
+        step.drops_truncated = bool(self.hparams["mask_truncated_completions"])
+        found = token_objective_relation(step, self.hparams) + grad_coef_relation(step, self.hparams)
+        for component in self.components:
+            if component.relation is not None:
+                found += component.relation(step, self.hparams)
+        return found
+
+    def advantages(self, rewards, group_ids, **inputs):
         """[N] or [N, T] advantages; see advantage_details for the intermediate values."""
-        return self.advantage_details(rewards, group_ids, mask=mask, values=values, logprobs=logprobs,
-                                      ref_logprobs=ref_logprobs).advantages
+        return self.advantage_details(rewards, group_ids, **inputs).advantages
 
     def advantage_details(self, rewards, group_ids, *, mask=None, values=None, logprobs=None,
-                          ref_logprobs=None) -> AdvantageDetails:
+                          ref_logprobs=None, token_ids=None, entropies=None, baseline_rewards=None):
+        from unipo.algorithms.advantages import compute_advantages
         return compute_advantages(self.hparams, self._advantage_state, rewards, group_ids, mask=mask,
-                                  values=values, logprobs=logprobs, ref_logprobs=ref_logprobs)
+                                  values=values, logprobs=logprobs, ref_logprobs=ref_logprobs,
+                                  token_ids=token_ids, entropies=entropies, baseline_rewards=baseline_rewards)
 
     def objective(self, logprobs, old_logprobs, mask, *, advantages, ref_logprobs=None, entropies=None,
-                  values=None, truncated=None, num_items_in_batch=None) -> ObjectiveOutput:
+                  values=None, truncated=None, num_items_in_batch=None, sampling_logprobs=None, token_ids=None):
         """Step loss and every per-token term (contracts §1).
 
         truncated: [N] bool, the response hit the length limit (needed by mask_truncated_completions).
@@ -59,14 +92,16 @@ class AlgorithmSpec:
         by (TRL's dapo/cispo normaliser under gradient accumulation); defaults to this micro-batch's.
         `values` is accepted for symmetry and unused: the critic's loss is value_loss().
         """
+        from unipo.algorithms.objective import compute_objective
         return compute_objective(self.hparams, logprobs, old_logprobs, mask, advantages,
                                  ref_logprobs=ref_logprobs, entropies=entropies, truncated=truncated,
-                                 num_items_in_batch=num_items_in_batch)
+                                 num_items_in_batch=num_items_in_batch, sampling_logprobs=sampling_logprobs)
 
     def value_loss(self, values, old_values, returns, mask):
         if not self.uses_values:
             raise ValueError(f"value_loss: algorithm '{self.name}' has no critic "
                              f"(advantage_estimator={self.hparams['advantage_estimator']!r})")
+        from unipo.algorithms.value import clipped_value_loss
         return clipped_value_loss(values, old_values, returns, mask, cliprange_value=self.hparams["cliprange_value"],
                                   vf_coef=self.hparams["vf_coef"])
 

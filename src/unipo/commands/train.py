@@ -46,10 +46,12 @@ def add_training_options(parser: argparse.ArgumentParser, *, defaults) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
     parser.add_argument("--temperature", type=float, default=defaults.temperature)
     parser.add_argument("--top-p", type=float, default=defaults.top_p)
-    parser.add_argument("--dynamic-sampling", action="store_true",
-                        help="DAPO dynamic sampling: drop groups whose rewards are all equal and refill")
-    parser.add_argument("--overlong-buffer", type=int, default=defaults.overlong_buffer, metavar="L_CACHE",
-                        help="DAPO soft overlong punishment over the last L_CACHE tokens (0 = off)")
+    parser.add_argument("--dynamic-sampling", choices=("on", "off"), default=None,
+                        help="DAPO dynamic sampling (drop groups whose rewards are all equal and refill); "
+                             "default: as the algorithm's preset (on for dapo)")
+    parser.add_argument("--overlong-buffer", type=float, default=None, metavar="FRACTION",
+                        help="DAPO soft overlong punishment over the last FRACTION of --max-new-tokens "
+                             "(0 = off); default: as the preset (0.2 for dapo)")
     parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
     parser.add_argument("--eval-prompts", type=int, default=defaults.eval_prompts,
                         help="held-out prompts scored before and after training (0 = skip)")
@@ -71,14 +73,18 @@ def set_threads(requested: int, model: str) -> None:
 def config_from_args(args, algo: str, **fixed):
     from unipo.engine.config import TrainConfig
     algo_params = dict(parse_assignment(item, "--set") for item in getattr(args, "set", []) or [])
+    # Rollout-side parts belong to the algorithm: these flags are shorthands for its parameters.
+    if getattr(args, "dynamic_sampling", None) is not None:
+        algo_params.setdefault("dynamic_sampling", args.dynamic_sampling == "on")
+    if getattr(args, "overlong_buffer", None) is not None:
+        algo_params.setdefault("overlong_buffer_fraction", args.overlong_buffer)
     task_params = dict(parse_assignment(item, "--task-param") for item in args.task_param)
     config = TrainConfig(
         algo=algo, algo_params=algo_params, task=args.task, task_params=task_params, model=args.model,
         seed=args.seed, steps=args.steps, prompts_per_step=args.prompts_per_step, group_size=args.group_size,
         epochs=args.epochs, minibatches=args.minibatches, lr=args.lr, lr_schedule=args.lr_schedule,
         warmup_steps=args.warmup_steps, max_grad_norm=args.max_grad_norm, max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature, top_p=args.top_p, dynamic_sampling=args.dynamic_sampling,
-        overlong_buffer=args.overlong_buffer, checkpoint_every=args.checkpoint_every,
+        temperature=args.temperature, top_p=args.top_p, checkpoint_every=args.checkpoint_every,
         eval_prompts=args.eval_prompts, capture=not args.no_capture, cache_dir=args.cache_dir, **fixed)
     try:
         config.validate()

@@ -26,10 +26,6 @@ class TrainConfig:
     max_new_tokens: int = 32
     temperature: float = 1.0
     top_p: float = 1.0
-    dynamic_sampling: bool = False       # DAPO: drop groups whose rewards are all equal, refill
-    dynamic_sampling_max_tries: int = 4  # extra generation rounds per rollout before giving up
-    overlong_buffer: int = 0             # DAPO soft overlong punishment buffer L_cache (0 = off)
-    overlong_penalty_factor: float = 1.0
     checkpoint_every: int = 10           # updates between checkpoints (the last update always saves)
     capture: bool = True                 # write every token of every update to the run store
     eval_prompts: int = 128              # held-out prompts scored before and after training (0 = skip)
@@ -69,8 +65,5 @@ class TrainConfig:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
-        if not 0 <= self.overlong_buffer <= self.max_new_tokens:
-            raise ValueError(f"overlong buffer must be in [0, max_new_tokens={self.max_new_tokens}], "
-                             f"got {self.overlong_buffer}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")

@@ -1,5 +1,7 @@
-"""Per-update scalar metrics, read off the logged terms (no formula of its own: a masked mean of what
-the algorithm computed)."""
+"""Per-update scalar metrics: the engine's own (rewards, lengths, timing, grad norm) and the
+algorithm's, each under one name with one meaning. The engine computes no statistic of the
+algorithm's terms (clip fractions, ratio, KL, entropy): those are the algorithm's metrics, taken over
+the tokens the loss used (after truncation filtering), exactly as TRL logs them."""
 from __future__ import annotations
 
 import math
@@ -33,7 +35,6 @@ def update_metrics(rollout: Rollout, batch: MiniBatch, result: UpdateResult, *, 
         "rollout_accuracy": float(rollout.correct.float().mean()),
         "response_length_mean": float(lengths.mean()),
         "truncated_fraction": float(rollout.truncated.index_select(0, rows).float().mean()),
-        "entropy": masked_mean(result.entropies, mask),
         "loss": result.loss,
         "policy_loss": result.policy_loss,
         "grad_norm": result.grad_norm,
@@ -43,14 +44,17 @@ def update_metrics(rollout: Rollout, batch: MiniBatch, result: UpdateResult, *, 
     }
     if result.value_loss is not None:
         metrics["value_loss"] = result.value_loss
-    for column, term in (("kl", "kl"), ("clip_fraction", "clipped"), ("clip_fraction_low", "clipped_low"),
-                         ("clip_fraction_high", "clipped_high"), ("ratio_mean", "ratio")):
-        if term in result.terms:
-            metrics[column] = masked_mean(result.terms[term], mask)
     for name, value in rollout.stats.items():
         metrics[name] = float(value)
-    # The algorithm's own metrics keep their names; an engine name wins a clash, the other is prefixed.
-    for source in (rollout.advantage_metrics, result.objective_metrics):
-        for name, value in source.items():
-            metrics[name if name not in metrics else f"algo_{name}"] = float(value)
+    for name, value in result.objective_metrics.items():
+        if name in metrics:
+            raise ValueError(f"metric {name!r} is both the engine's and the algorithm's")
+        metrics[name] = float(value)
+    # The advantage statistics describe the whole rollout, the update's describe this mini-batch:
+    # where both exist, the rollout's are named as such.
+    for name, value in rollout.advantage_metrics.items():
+        key = name if name not in metrics else f"rollout_{name}"
+        if key in metrics and metrics[key] != float(value):
+            key = f"rollout_advantage_{name}"
+        metrics[key] = float(value)
     return {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}

@@ -14,7 +14,7 @@ import torch
 from unipo.engine.config import TrainConfig
 from unipo.engine.data_order import PromptStream
 from unipo.engine.policy import Policy
-from unipo.algorithms import soft_overlong_penalty
+from unipo.algorithms import registry
 from unipo.engine.token_text import TokenTexts
 
 OVERLONG_COMPONENT = "overlong"
@@ -83,7 +83,7 @@ def _pad_columns(tensors: list[torch.Tensor], value) -> torch.Tensor:
 
 
 def _sample_groups(policy: Policy, task, stream: PromptStream, count: int, config: TrainConfig,
-                   generator: torch.Generator, texts: TokenTexts) -> _Sampled:
+                   generator: torch.Generator, texts: TokenTexts, hp: dict) -> _Sampled:
     first_id = stream.position
     examples = stream.take(count)
     group = config.group_size
@@ -104,11 +104,15 @@ def _sample_groups(policy: Policy, task, stream: PromptStream, count: int, confi
             components.setdefault(name, [0.0] * len(prompt_ids))[row] = float(value)
     rewards_t = torch.tensor(rewards, dtype=torch.float32)
     components_t = {name: torch.tensor(v, dtype=torch.float32) for name, v in components.items()}
-    if config.overlong_buffer > 0:
-        penalty = soft_overlong_penalty(lengths, config.max_new_tokens, config.overlong_buffer,
-                                        config.overlong_penalty_factor)
-        components_t[OVERLONG_COMPONENT] = penalty
-        rewards_t = rewards_t + penalty
+    # The algorithm's reward shaping (e.g. DAPO's soft overlong punishment), part of its preset.
+    for shaping in registry.active("reward_shaping", hp):
+        if shaping.name == "soft_overlong":
+            from unipo.algorithms.components.rollout import overlong_buffer_tokens
+            max_length = hp["max_completion_length"] or config.max_new_tokens
+            penalty = shaping.load()(lengths, max_length, overlong_buffer_tokens({**hp, "max_completion_length": max_length}),
+                                     hp["overlong_penalty_factor"])
+            components_t[OVERLONG_COMPONENT] = penalty
+            rewards_t = rewards_t + penalty
     return _Sampled(examples, list(range(first_id, first_id + count)), prompt_ids, gen.completion_ids,
                     gen.mask, gen.truncated, response_texts, rewards_t, components_t,
                     torch.tensor(correct, dtype=torch.bool))
@@ -138,7 +142,7 @@ def _select_groups(rounds: list[_Sampled], keep: list[tuple[int, int]], group: i
     )
 
 
-def _sample_with_dynamic_filter(policy, task, stream, config, generator, texts) -> tuple[_Sampled, dict]:
+def _sample_with_dynamic_filter(policy, task, stream, config, generator, texts, hp) -> tuple[_Sampled, dict]:
     """DAPO dynamic sampling: keep groups whose rewards differ, draw new prompts until the batch is
     full or the tries run out; a batch still short is topped up with dropped groups (in order) so
     every rollout keeps the same size."""
@@ -147,8 +151,8 @@ def _sample_with_dynamic_filter(policy, task, stream, config, generator, texts) 
     kept: list[tuple[int, int]] = []
     dropped: list[tuple[int, int]] = []
     tries = 0
-    while len(kept) < wanted and tries <= config.dynamic_sampling_max_tries:
-        sampled = _sample_groups(policy, task, stream, wanted, config, generator, texts)
+    while len(kept) < wanted and tries <= hp["dynamic_sampling_max_tries"]:
+        sampled = _sample_groups(policy, task, stream, wanted, config, generator, texts, hp)
         rounds.append(sampled)
         for g in range(wanted):
             rewards = sampled.rewards[g * group:(g + 1) * group]
@@ -181,10 +185,11 @@ def _score_in_chunks(policy: Policy, prompt_ids, completion_ids, mask, config: T
 def collect_rollout(index: int, policy: Policy, reference: Policy | None, algo, task, stream: PromptStream,
                     config: TrainConfig, generator: torch.Generator, texts: TokenTexts) -> Rollout:
     started = time.perf_counter()
-    if config.dynamic_sampling:
-        sampled, stats = _sample_with_dynamic_filter(policy, task, stream, config, generator, texts)
+    hp = algo.hparams
+    if hp["dynamic_sampling"]:
+        sampled, stats = _sample_with_dynamic_filter(policy, task, stream, config, generator, texts, hp)
     else:
-        sampled, stats = _sample_groups(policy, task, stream, config.prompts_per_step, config, generator, texts), {}
+        sampled, stats = _sample_groups(policy, task, stream, config.prompts_per_step, config, generator, texts, hp), {}
     generated = time.perf_counter()
     old_logprobs, values = _score_in_chunks(policy, sampled.prompt_ids, sampled.completion_ids, sampled.mask,
                                             config, with_values=bool(algo.uses_values))

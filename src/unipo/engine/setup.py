@@ -13,11 +13,8 @@ def build_algorithm(config: TrainConfig):
     from unipo.algorithms import get_preset
     params = dict(config.algo_params)
     try:
-        probe = get_preset(config.algo)
-        # Dr. GRPO's constant normaliser is the generation budget unless the user says otherwise.
-        aggregation = params.get("loss_aggregation", probe.hparams.get("loss_aggregation"))
-        if aggregation == "seq-mean-token-sum-norm" and "max_completion_length" not in params:
-            params["max_completion_length"] = config.max_new_tokens
+        # L_max (Dr. GRPO's constant, DAPO's overlong buffer) is the generation budget unless set.
+        params.setdefault("max_completion_length", config.max_new_tokens)
         return get_preset(config.algo, **params)
     except ValueError as exc:
         raise UnipoError(f"algorithm {config.algo!r}: {exc}") from None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from unipo.algorithms.pipeline import StepInputs, recompute
 from unipo.engine.config import TrainConfig
 from unipo.engine.minibatches import MiniBatch
 from unipo.engine.policy import Policy
@@ -58,11 +59,15 @@ def run_update(policy: Policy, algo, optimizer: torch.optim.Optimizer, rollout: 
     advantages = pick_rows(rollout.advantages, rows, width)
     ref_logprobs = pick_rows(rollout.ref_logprobs, rows, width)
 
-    out = algo.objective(scores.logprobs, old_logprobs, mask, advantages=advantages,
-                         ref_logprobs=ref_logprobs, entropies=scores.entropies,
-                         truncated=rollout.truncated.index_select(0, rows))
+    # The one recompute path (unipo.algorithms.pipeline), with the rollout's advantages; it also
+    # returns the push g = −∂L/∂ℓ that autograd gives the log-probs, stored with the terms.
+    result = recompute(algo, StepInputs(
+        logprobs=scores.logprobs, mask=mask, old_logprobs=old_logprobs, advantages=advantages,
+        ref_logprobs=ref_logprobs, entropies=scores.entropies, truncated=rollout.truncated.index_select(0, rows),
+        token_ids=completion_ids))
+    out = result.objective
     loss = out.loss
-    terms = {name: value.detach() for name, value in out.terms.items()}
+    terms = {name: value.detach() for name, value in result.terms.items()}
     value_loss = None
     if algo.uses_values:
         old_values = pick_rows(rollout.values, rows, width)
@@ -85,7 +90,7 @@ def run_update(policy: Policy, algo, optimizer: torch.optim.Optimizer, rollout: 
         entropies=scores.entropies.detach(),
         values=None if scores.values is None else scores.values.detach(),
         terms=terms,
-        objective_metrics={k: float(v) for k, v in (out.metrics or {}).items()},
+        objective_metrics={k: float(v) for k, v in (result.metrics or {}).items()},
         loss=float(loss.detach()),
         policy_loss=float(out.loss.detach()),
         value_loss=value_loss,

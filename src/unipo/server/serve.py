@@ -88,7 +88,7 @@ def _warm_up(app) -> None:
 
 def _describe_algorithms(app) -> None:
     """Every page asks for the presets (and each run page for its run's algorithm): describe them
-    now, in a short-lived child process, so that this process never imports torch for them."""
+    now (torch-free) so the first page does not wait for them."""
     stored = [entry.reader.header.get("algorithm") for entry in app.state.registry.entries()]
     try:
         app.state.algorithms.prefetch([item for item in stored if isinstance(item, dict)])

@@ -17,7 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 OBJECTIVE_COLUMN = "token_objective"
-OBJECTIVE_TERMS = ("surrogate", "kl_penalty", "entropy_bonus")  # signs +, −, +
+# The composition of a spec comes from the spec (AlgorithmSpec.composition); this is the engine's
+# full form, used for a run whose header holds no algorithm the server can rebuild.
+DEFAULT_COMPOSITION = ({"term": "surrogate", "sign": 1}, {"term": "kl_penalty", "sign": -1},
+                       {"term": "entropy_bonus", "sign": 1})
 LOSS_COLUMNS = ("weight", "token_objective")
 # The engine logs the policy loss as "policy_loss"; "loss" adds the critic's loss (PPO), so it is
 # compared only when no "value_loss" was logged beside it (engine/metrics.py).
@@ -52,22 +55,26 @@ def _precision(columns: list[np.ndarray]) -> str:
     return "bfloat16"
 
 
-def objective_check(tokens: dict) -> dict:
-    """Per-token residual and its summary over the flat token columns of one payload."""
-    names = (OBJECTIVE_COLUMN, *OBJECTIVE_TERMS)
+def objective_check(tokens: dict, composition=DEFAULT_COMPOSITION) -> dict:
+    """Per-token residual of o = Σ sign·term (the spec's composition) over one payload's token columns."""
+    composition = list(composition)
+    names = (OBJECTIVE_COLUMN, *(part["term"] for part in composition))
     columns = {name: _as_float(tokens.get(name)) for name in names}
     missing = [name for name in names if columns[name] is None]
     result: dict = {"objective_residual": None, "objective_max_abs_residual": None, "objective_ok": None,
                     "objective_tolerance": None, "objective_mismatches": None}
     if missing:
         return {**result, "missing_objective": missing}
-    objective, surrogate, kl_penalty, bonus = (columns[name] for name in names)
+    objective = columns[OBJECTIVE_COLUMN]
     precision = _precision(list(columns.values()))
     rtol = OBJECTIVE_RTOL_ULPS * EPSILON[precision]
     with np.errstate(invalid="ignore", over="ignore"):
-        composed = surrogate - kl_penalty + bonus
+        composed = np.zeros_like(objective)
+        magnitude = np.abs(objective)
+        for part in composition:
+            composed = composed + part["sign"] * columns[part["term"]]
+            magnitude = magnitude + np.abs(columns[part["term"]])
         residual = objective - composed
-        magnitude = np.abs(objective) + np.abs(surrogate) + np.abs(kl_penalty) + np.abs(bonus)
         finite = np.isfinite(residual)
         within = np.abs(residual) <= rtol * magnitude + ABSOLUTE_FLOOR
     # A token whose objective is null (NaN) while its terms are numbers, or the other way round, is
@@ -80,8 +87,8 @@ def objective_check(tokens: dict) -> dict:
         "objective_max_abs_residual": largest,
         "objective_ok": bool(len(bad) == 0),
         "objective_tolerance": {"rtol": rtol, "precision": precision,
-                                "rule": "|residual| <= rtol * (|token_objective| + |surrogate| + "
-                                        "|kl_penalty| + |entropy_bonus|)"},
+                                "rule": "|residual| <= rtol * (|token_objective| + "
+                                        + " + ".join(f"|{part['term']}|" for part in composition) + ")"},
         "objective_mismatches": {"count": int(len(bad)), "indices": bad[:MISMATCH_INDEX_LIMIT]},
         "missing_objective": [],
     }
@@ -125,13 +132,31 @@ def loss_check(weight, token_objective, metrics: dict | None) -> dict:
     return result
 
 
-def step_checks(tokens: dict, metrics: dict | None, *, loss_columns: tuple | None = None) -> dict:
+def step_checks(tokens: dict, metrics: dict | None, *, loss_columns: tuple | None = None,
+                composition=None) -> dict:
     """The `checks` block: objective checks over `tokens` (the payload's flat columns), loss checks
     over the whole step (`loss_columns` = (weight, token_objective) of the whole step when `tokens`
-    holds only part of it)."""
+    holds only part of it). `composition`: the run's spec's (AlgorithmSpec.composition)."""
     weight, objective = loss_columns if loss_columns is not None else (tokens.get("weight"),
                                                                        tokens.get("token_objective"))
-    objective_part = objective_check(tokens)
+    composition = list(composition) if composition is not None else list(DEFAULT_COMPOSITION)
+    objective_part = objective_check(tokens, composition)
     loss_part = loss_check(weight, objective, metrics)
     missing = {"objective": objective_part.pop("missing_objective"), "loss": loss_part.pop("missing_loss")}
-    return {**objective_part, **loss_part, "missing": missing}
+    return {**objective_part, **loss_part, "missing": missing, "composition": composition}
+
+
+def card_relations(spec, tokens: dict, responses: dict, offsets, metrics: dict | None,
+                   whole_rollout: bool | None) -> list[dict]:
+    """Every formula card's relation evaluated on this step's stored columns (AlgorithmSpec.relations)."""
+    from unipo.algorithms.stored import StoredStep
+    step = StoredStep(tokens={k: v for k, v in tokens.items() if k != "offsets" and isinstance(v, np.ndarray)},
+                      responses={k: v for k, v in responses.items() if isinstance(v, np.ndarray)},
+                      offsets=np.asarray(offsets), metrics=metrics or {}, whole_rollout=whole_rollout)
+    found = []
+    for relation in spec.relations(step):
+        item = relation.to_dict()
+        if item["max_abs_residual"] is not None and not np.isfinite(item["max_abs_residual"]):
+            item["max_abs_residual"] = None
+        found.append(item)
+    return found

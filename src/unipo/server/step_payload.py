@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from unipo.runs.schema import EMPTY_RESPONSE_POSITION, STEP_COLUMNS, per_response_columns
-from unipo.server.step_checks import step_checks
+from unipo.server.step_checks import card_relations, step_checks
 
 
 def order_by_response(table: pa.Table) -> pa.Table:
@@ -102,7 +102,7 @@ def step_identity(table: pa.Table) -> dict:
 
 
 def step_payload(table: pa.Table, step: int, metrics: dict | None = None, *,
-                 loss_columns: tuple | None = None) -> dict:
+                 loss_columns: tuple | None = None, spec=None, whole_rollout: bool | None = None) -> dict:
     """The §3 step shape: identity, step metrics, per-response columns, flat per-token columns and
     the invariant `checks` (step_checks.py).
 
@@ -136,5 +136,8 @@ def step_payload(table: pa.Table, step: int, metrics: dict | None = None, *,
             tokens[name] = compact_flags(column_values(token_table.column(name)))
     payload["responses"] = responses
     payload["tokens"] = tokens
-    payload["checks"] = step_checks(tokens, metrics, loss_columns=loss_columns)
+    payload["checks"] = step_checks(tokens, metrics, loss_columns=loss_columns,
+                                    composition=None if spec is None else spec.composition)
+    if spec is not None and loss_columns is None:  # card relations need the whole step
+        payload["checks"]["relations"] = card_relations(spec, tokens, responses, offsets, metrics, whole_rollout)
     return payload

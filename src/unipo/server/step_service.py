@@ -14,6 +14,7 @@ from unipo.server.errors import not_found
 from unipo.server.json_response import dumps
 from unipo.server.registry import RunEntry
 from unipo.server.step_cache import ByteBoundedLRU
+from unipo.server.run_algorithm import run_spec, step_is_whole_rollout
 from unipo.server.step_payload import column_values, step_payload, token_rows, with_entropy_rank
 
 # A decoded 64 x 512 step table takes ~5 MB, its encoded payload ~6 MB: about six and five of each
@@ -58,7 +59,13 @@ class StepService:
         metrics = entry.metrics.row(step)
         # The metrics line lands just after the step file: a payload cached before it must not stick.
         key = ("payload", metrics is not None) + self._stamp(entry, step)
-        return self.payloads.get_or_make(key, lambda: dumps(step_payload(self.table(entry, step), step, metrics)))
+        return self.payloads.get_or_make(key, lambda: dumps(self._whole_payload(entry, step, metrics)))
+
+    def _whole_payload(self, entry: RunEntry, step: int, metrics) -> dict:
+        table = self.table(entry, step)
+        header = entry.reader.header
+        return step_payload(table, step, metrics, spec=run_spec(header),
+                            whole_rollout=step_is_whole_rollout(table, header))
 
     def subset_payload(self, entry: RunEntry, step: int, column: str, value: int, what: str) -> dict:
         """The step shape restricted to rows where `column == value` (one response, one prompt group)."""
@@ -76,7 +83,8 @@ class StepService:
         whole = table if is_token.all() else table.filter(pa.array(is_token))
         loss_columns = tuple(column_values(whole.column(name)) if name in whole.column_names else None
                              for name in ("weight", "token_objective"))
-        return step_payload(rows, step, entry.metrics.row(step), loss_columns=loss_columns)
+        return step_payload(rows, step, entry.metrics.row(step), loss_columns=loss_columns,
+                            spec=run_spec(entry.reader.header))
 
 
 def _read_step(entry: RunEntry, step: int) -> pa.Table:

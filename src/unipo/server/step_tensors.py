@@ -10,7 +10,7 @@ import torch
 from unipo.server.step_payload import order_by_response, response_starts, token_rows
 
 # Per-token inputs of advantage_details / objective, by stored column name.
-INPUT_COLUMNS = ("logprob", "old_logprob", "ref_logprob", "value", "entropy")
+INPUT_COLUMNS = ("logprob", "old_logprob", "ref_logprob", "sampling_logprob", "value", "entropy")
 
 
 @dataclass

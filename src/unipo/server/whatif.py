@@ -19,40 +19,18 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from unipo.algorithms.pipeline import PUSH_TERM, StepInputs
+from unipo.algorithms.pipeline import recompute as recompute_step
+from unipo.server.run_algorithm import step_is_whole_rollout
 from unipo.server.step_payload import order_by_response, response_starts, step_identity, token_rows
 from unipo.server.step_tensors import StepTensors, flat, step_tensors
 
 FLIP_INDEX_LIMIT = 5000  # enough for any UI highlight; counts are always exact
 
 
-def batch_dependent(hparams: dict) -> list[str]:
-    """Names of the choices whose advantages depend on responses outside one prompt group."""
-    reasons = []
-    estimator = hparams["advantage_estimator"]
-    if estimator == "group_norm" and hparams["scale_rewards"] == "batch":
-        reasons.append("scale_rewards='batch' divides by the batch's reward std")
-    if hparams["normalize_advantages"]:
-        reasons.append("normalize_advantages whitens over the whole batch")
-    if estimator == "reinforce":
-        reasons.append("REINFORCE's baseline is the batch's mean reward")
-    if estimator == "gpg":
-        reasons.append("GPG's α counts non-zero rewards over the whole batch")
-    return reasons
-
-
-def step_is_whole_rollout(table: pa.Table, header: dict) -> bool | None:
-    """True when the step trained on every group of its rollout (one mini-batch), None if unknown."""
-    config = header.get("config") if isinstance(header.get("config"), dict) else {}
-    groups_here = len(np.unique(table.column("prompt").to_numpy())) if "prompt" in table.column_names else None
-    if isinstance(config.get("prompts_per_step"), int) and groups_here is not None:
-        return groups_here >= config["prompts_per_step"]
-    if isinstance(config.get("minibatches"), int):
-        return config["minibatches"] == 1
-    return None
-
-
 def recompute(algo, tensors: StepTensors, *, whole_rollout: bool | None) -> tuple[dict, list[str], list[str], object, object]:
-    """(inputs used, missing input names, notes, advantage details, objective output)."""
+    """(inputs used, missing input names, notes, advantage details, step result) — through the one
+    recompute path, unipo.algorithms.pipeline, exactly as the engine calls it."""
     missing: list[str] = []
     notes: list[str] = []
     inputs = dict(tensors.inputs)
@@ -87,7 +65,7 @@ def recompute(algo, tensors: StepTensors, *, whole_rollout: bool | None) -> tupl
             missing.append("truncated")
             notes.append("truncated is not stored: no response is treated as cut off.")
 
-    reasons = batch_dependent(hp)
+    reasons = algo.batch_dependent()
     if reasons and whole_rollout is not True:
         where = "holds only part of its rollout" if whole_rollout is False else "may hold only part of its rollout"
         notes.append(f"This step {where}, and {'; '.join(reasons)}: advantages are computed over this step's "
@@ -100,11 +78,17 @@ def recompute(algo, tensors: StepTensors, *, whole_rollout: bool | None) -> tupl
     ref_for_reward, ref_for_loss = ref, ref
     if ref is None and algo.uses_reference:
         ref_for_reward, ref_for_loss = inputs["old_logprob"], inputs["logprob"]
-    details = algo.advantage_details(tensors.rewards, tensors.group_ids, mask=tensors.mask, values=values,
-                                     logprobs=inputs["old_logprob"], ref_logprobs=ref_for_reward)
-    out = algo.objective(inputs["logprob"], inputs["old_logprob"], tensors.mask, advantages=details.advantages,
-                         ref_logprobs=ref_for_loss, entropies=entropy, truncated=truncated)
-    return inputs, missing, notes, details, out
+    # The KL reward was computed at rollout time from the old log-probs; the loss's KL from the current.
+    from unipo.algorithms.pipeline import recompute_advantages
+    step_inputs = StepInputs(logprobs=inputs["logprob"], mask=tensors.mask, rewards=tensors.rewards,
+                             group_ids=tensors.group_ids, old_logprobs=inputs["old_logprob"],
+                             ref_logprobs=ref_for_reward, entropies=entropy, values=values, truncated=truncated,
+                             sampling_logprobs=inputs.get("sampling_logprob"))
+    details = recompute_advantages(algo, step_inputs)
+    step_inputs.ref_logprobs, step_inputs.advantages = ref_for_loss, details.advantages
+    result = recompute_step(algo, step_inputs)
+    result.advantages = details
+    return inputs, missing, notes, details, result
 
 
 def _response_totals(weight: torch.Tensor) -> np.ndarray:
@@ -117,17 +101,19 @@ def _indices(mask: np.ndarray) -> dict:
 
 
 def summary(tensors: StepTensors, out) -> dict:
-    """Step loss, sign flips, newly clipped tokens and per-response total weight: stored vs what-if."""
+    """Step loss, tokens pushed the other way (the push g changes sign), newly clipped tokens and
+    per-response total weight: stored vs what-if."""
     stored = tensors.stored_terms
-    new_objective = flat(out.terms["token_objective"], tensors)
     result: dict = {"loss": {"whatif": float(out.loss.detach())}}
     if "weight" in stored and "token_objective" in stored:
         result["loss"]["stored"] = float(-(stored["weight"].double() * stored["token_objective"].double()).sum())
-        old_objective = flat(stored["token_objective"], tensors)
-        result["sign_flips"] = _indices(np.sign(old_objective) * np.sign(new_objective) < 0)
     else:
         result["loss"]["stored"] = None
-        result["sign_flips"] = None
+    if PUSH_TERM in stored and PUSH_TERM in out.terms:
+        old_push, new_push = flat(stored[PUSH_TERM], tensors), flat(out.terms[PUSH_TERM], tensors)
+        result["push_flips"] = _indices(np.sign(old_push) * np.sign(new_push) < 0)
+    else:
+        result["push_flips"] = None
     new_clipped = flat(out.terms["clipped"], tensors) > 0
     result["newly_clipped"] = (_indices(new_clipped & ~(flat(stored["clipped"], tensors) > 0))
                                if "clipped" in stored else None)
@@ -148,14 +134,14 @@ def _stored_flat(tokens_table: pa.Table, name: str) -> np.ndarray:
 def differences(table: pa.Table, tensors: StepTensors, out) -> tuple[dict, dict]:
     """(per-token, per-response) what-if − stored differences, so the front-end never subtracts.
 
-    Per token: `token_objective_delta`, `weight_delta` (null where the stored value is null or the
-    column was not stored). Per response: `weight_total_delta` = Σ what-if weight − Σ stored weight
+    Per token: `token_objective_delta`, `weight_delta`, `grad_coef_delta` (null where the stored value is
+    null or the column was not stored). Per response: `weight_total_delta` = Σ what-if weight − Σ stored weight
     (null when the step stores no weight).
     """
     is_token = token_rows(table)
     tokens_table = table if is_token.all() else table.filter(pa.array(is_token))
     per_token = {}
-    for name in ("token_objective", "weight"):
+    for name in ("token_objective", "weight", PUSH_TERM):
         whatif = flat(out.terms[name], tensors).astype(np.float64)
         per_token[f"{name}_delta"] = whatif - _stored_flat(tokens_table, name)
     # Σ over each response's tokens of (what-if − stored) weight: NaN (null) if a stored weight is null.
@@ -172,6 +158,7 @@ def whatif_payload(table: pa.Table, step: int, header: dict, algo, describe: dic
     table = order_by_response(table)
     tensors = step_tensors(table)
     _, missing, notes, details, out = recompute(algo, tensors, whole_rollout=step_is_whole_rollout(table, header))
+    # `out` is the StepResult: its terms hold the push g with the objective's terms.
     first = step_identity(table)
     responses = {name: table.column(name).take(pa.array(response_starts(table))).to_numpy(zero_copy_only=False)
                  for name in ("response", "prompt", "group", "reward") if name in table.column_names}
@@ -194,6 +181,7 @@ def whatif_payload(table: pa.Table, step: int, header: dict, algo, describe: dic
         "missing": missing,
         "notes": notes,
         "metrics": {"loss": float(out.loss.detach()), **details.metrics, **out.metrics},
+        "composition": algo.composition,
         "responses": responses,
         "tokens": tokens,
         "summary": summary(tensors, out),
