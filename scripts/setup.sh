@@ -25,6 +25,14 @@ if [ ! -f "$stamp" ]; then
   fi
   touch "$stamp"
 fi
+# verl's own core_algos for the parity tests (tests/algorithms/verl_oracle.py): the wheel without its
+# dependencies (they would pull ray, vLLM and a CUDA torch), plus the few pure-Python modules
+# core_algos needs at import time; ray is stubbed by the oracle, never installed.
+if [ $want_test = 1 ] && [ ! -f .venv/.unipo-verl-0.9.1 ]; then
+  "$py" -m pip install -q --no-deps "verl==0.9.*" "omegaconf==2.4.0" "tensordict==0.15.3" "pyvers==0.2.3" \
+    "cloudpickle==3.1.3" "codetiming==1.4.0" "pyyaml>=6"
+  touch .venv/.unipo-verl-0.9.1
+fi
 "$py" - <<'PY'
 import torch, sys
 if "+cpu" not in torch.__version__ and not torch.__version__.startswith("2.13"):

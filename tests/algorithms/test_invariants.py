@@ -18,10 +18,14 @@ def inputs(seed=0, n=8, t=6):
     logprobs = -torch.rand(n, t, generator=g, dtype=torch.float64) * 2
     return dict(
         rewards=torch.rand(n, generator=g, dtype=torch.float64), group_ids=torch.arange(n) // 4, mask=mask,
-        logprobs=logprobs, old=logprobs + 0.3 * torch.randn(n, t, generator=g, dtype=torch.float64),
+        # Padding log-probs are 0, as the engine's score_completions writes them (BAPO's bound search
+        # recognises padding by ℓ = ℓ_old = 0).
+        logprobs=logprobs * mask, old=(logprobs + 0.3 * torch.randn(n, t, generator=g, dtype=torch.float64)) * mask,
         ref=logprobs + 0.2 * torch.randn(n, t, generator=g, dtype=torch.float64),
         entropies=torch.rand(n, t, generator=g, dtype=torch.float64), values=torch.randn(n, t, generator=g, dtype=torch.float64),
         truncated=torch.tensor([False, True] + [False] * (n - 2)),
+        token_ids=torch.randint(0, 3, (n, t), generator=torch.Generator().manual_seed(seed + 100)),  # GTPO
+        baseline_rewards=torch.rand(n, generator=torch.Generator().manual_seed(seed + 200), dtype=torch.float64),  # ReMax: the engine's greedy-response reward
     )
 
 
@@ -29,7 +33,8 @@ def run(name, **overrides):
     x = inputs()
     algo = get_preset(name, **overrides)
     adv = algo.advantages(x["rewards"], x["group_ids"], mask=x["mask"], values=x["values"], logprobs=x["old"],
-                          ref_logprobs=x["ref"])
+                          ref_logprobs=x["ref"], token_ids=x["token_ids"], entropies=x["entropies"],
+                          baseline_rewards=x["baseline_rewards"])
     lp = x["logprobs"].clone().requires_grad_()
     entropies = x["entropies"].clone().requires_grad_()
     out = algo.objective(lp, x["old"], x["mask"], advantages=adv, ref_logprobs=x["ref"], entropies=entropies,
@@ -45,7 +50,7 @@ def test_loss_is_weighted_sum_of_token_objectives(name):
     assert out.loss.item() != 0.0
 
 
-STOP_GRADIENT_PRESETS = {"reinforce", "gpg", "cispo"}  # their value is not their gradient's antiderivative
+STOP_GRADIENT_PRESETS = {"reinforce", "gpg", "cispo", "vespo"}  # their value is not their gradient's antiderivative
 
 
 @pytest.mark.parametrize("name", sorted(set(PRESET_NAMES) - STOP_GRADIENT_PRESETS))
@@ -71,6 +76,9 @@ def test_stop_gradient_presets_push_each_token_by_weight_times_advantage(name):
     terms = out.terms
     # ratio none: u = A·exp(ℓ − sg ℓ) → du/dℓ = A; CISPO: u = sg(min(r, ε))·A·ℓ → du/dℓ = min(r, ε)·A
     push = terms["advantage"] if name != "cispo" else torch.clamp(terms["ratio"], max=5.0) * terms["advantage"]
+    if name == "vespo":  # u = sg(φ(w))·A·ℓ → du/dℓ = φ(w)·A
+        from unipo.algorithms.vespo import gamma_weight
+        push = gamma_weight(terms["ratio"].clamp(min=1e-300), terms["advantage"], get_preset("vespo").hparams) * terms["advantage"]
     expected = -terms["weight"] * terms["selected"] * push
     assert torch.allclose(grad, expected, atol=1e-12, rtol=0)
     assert float(grad.abs().sum()) > 0

@@ -19,7 +19,7 @@ def composition(hp: dict) -> list[dict]:
     parts = [{"term": "surrogate", "sign": 1}]
     if hp["beta"] != 0.0:
         parts.append({"term": "kl_penalty", "sign": -1})
-    if hp["entropy_coef"] != 0.0:
+    if hp["entropy_coef"] != 0.0 or hp.get("adaptive_entropy"):
         parts.append({"term": "entropy_bonus", "sign": 1})
     return parts
 
@@ -35,7 +35,7 @@ def token_objective_card(hp):
         latex += rf" - {t('kl_penalty')}"
         parts.append(f"minus β = {hp['beta']:g} times the KL estimate")
         variant.append("kl")
-    if hp["entropy_coef"] != 0.0:
+    if hp["entropy_coef"] != 0.0 or hp.get("adaptive_entropy"):
         latex += rf" + {t('entropy_bonus')}"
         parts.append(f"plus β_H = {hp['entropy_coef']:g} times the token entropy")
         variant.append("entropy")

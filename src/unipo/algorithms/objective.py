@@ -47,14 +47,21 @@ def compute_objective(hp, logprobs, old_logprobs, mask, advantages, *, ref_logpr
     adv = advantages.unsqueeze(1) if advantages.dim() == 1 else advantages
     lengths = maskf.sum(-1, keepdim=True)
     total = lengths.sum()  # integer counts: exactly maskf.sum(), without a second pass
-    surrogate_of, flags_of = registry.selected("clip", hp).load()
+    clip_component = registry.selected("clip", hp)
+    surrogate_of, flags_of = clip_component.load()
     token_weights = registry.active("token_weight", hp)
     selecting = hp["top_entropy_quantile"] < 1.0
     beta = hp["beta"]
 
     # The differentiable path. Padding is left unmasked: the aggregation weights are zero there.
     log_ratio, ratio = registry.selected("ratio", hp).load()(logprobs, old_logprobs, maskf, lengths=lengths)
-    surrogate = surrogate_of(ratio, adv, logprobs, hp)
+    # A rule that reads the batch (BAPO's bound search) is given the mask to tell real tokens from padding.
+    extra = {}
+    if "mask" in clip_component.inputs:
+        extra["mask"] = maskf
+    if "log_ratio" in clip_component.inputs:
+        extra["log_ratio"] = log_ratio
+    surrogate = surrogate_of(ratio, adv, logprobs, hp, **extra)
     weight_terms = {}
     for part in token_weights:  # stop-gradient per-token factors (e.g. training–inference mismatch correction)
         factor, extra_metrics = part.load()(logprobs=logprobs.detach(), old_logprobs=old_logprobs,

@@ -4,9 +4,11 @@ The engine (each update), the server (what-if, checks) and every importer call `
 inputs)`. Advantages are computed from the rewards unless the caller passes them (the engine computes
 them once per rollout, over the whole rollout, with `recompute_advantages`).
 
-The push g_it = −∂L/∂ℓ_it is what autograd gives the log-probs: `torch.autograd.grad` of the loss
-with respect to the log-prob tensor only walks the loss's own small graph (never the model), and
-keeps the graph for the optimizer's backward.
+The push g_it = −∂L/∂ℓ_it is what autograd gives the log-probs. When the log-probs come from a model
+(a non-leaf tensor in the model's graph: the engine, a TRL capture), recompute asks autograd to keep
+their gradient and the caller reads g with `result.collect_push()` after its own backward — no extra
+pass. For stored log-probs (what-if, imports) recompute makes them a leaf and takes the gradient of
+the loss alone (`torch.autograd.grad`, which walks only the loss's small graph).
 """
 from __future__ import annotations
 
@@ -47,6 +49,24 @@ class StepResult:
     push: torch.Tensor | None                       # [N, T] g = −∂L/∂ℓ (zero on padding)
     terms: dict[str, torch.Tensor] = field(default_factory=dict)   # every per-token term, g included
     metrics: dict[str, float] = field(default_factory=dict)
+    _pending: tuple | None = None                    # (log-probs, mask) whose .grad becomes g after backward
+
+    def collect_push(self) -> torch.Tensor:
+        """After the caller's loss.backward(): g from the log-probs' retained gradient."""
+        if self._pending is not None:
+            logprobs, maskf = self._pending
+            grad = logprobs.grad
+            g = torch.zeros_like(maskf) if grad is None else -grad.detach() * maskf
+            self._set_push(g)
+            self._pending = None
+        if self.push is None:
+            raise ValueError("no push: recompute was called with push=False or the loss has no gradient")
+        return self.push
+
+    def _set_push(self, g: torch.Tensor) -> None:
+        self.push = g.detach()
+        self.terms[PUSH_TERM] = self.push
+        self.metrics["push_abs_sum"] = float(self.push.abs().sum())
 
 
 def recompute_advantages(spec, inputs: StepInputs) -> AdvantageDetails:
@@ -68,23 +88,22 @@ def recompute(spec, inputs: StepInputs, *, push: bool = True) -> StepResult:
         details = recompute_advantages(spec, inputs)
         advantages = details.advantages
     logprobs = inputs.logprobs
-    if push and not logprobs.requires_grad:  # stored log-probs: a leaf just for the push
+    from_model = logprobs.requires_grad and not logprobs.is_leaf
+    if push and not from_model:  # stored log-probs: a leaf just for the push
         logprobs = logprobs.detach().requires_grad_(True)
+    elif push:
+        logprobs.retain_grad()
     with torch.enable_grad():
         out = spec.objective(logprobs, inputs.old_logprobs, inputs.mask, advantages=advantages,
                              ref_logprobs=inputs.ref_logprobs, entropies=inputs.entropies,
                              truncated=inputs.truncated, num_items_in_batch=inputs.num_items_in_batch,
                              sampling_logprobs=inputs.sampling_logprobs)
-        g = None
-        if push and out.loss.requires_grad:
-            (grad,) = torch.autograd.grad(out.loss, logprobs, retain_graph=logprobs is inputs.logprobs,
-                                          allow_unused=True)
-            maskf = inputs.mask.to(logprobs.dtype)
-            g = torch.zeros_like(maskf) if grad is None else -grad * maskf
-    terms = dict(out.terms)
-    if g is not None:
-        terms[PUSH_TERM] = g.detach()
-    metrics = dict(out.metrics)
-    if g is not None:
-        metrics["push_abs_sum"] = float(g.abs().sum())
-    return StepResult(out.loss, out, details, g, terms, metrics)
+    result = StepResult(out.loss, out, details, None, dict(out.terms), dict(out.metrics))
+    if push and out.loss.requires_grad:
+        maskf = inputs.mask.to(logprobs.dtype)
+        if from_model:
+            result._pending = (logprobs, maskf)
+        else:
+            (grad,) = torch.autograd.grad(out.loss, logprobs, allow_unused=True)
+            result._set_push(torch.zeros_like(maskf) if grad is None else -grad * maskf)
+    return result

@@ -61,6 +61,31 @@ PRESETS: dict[str, tuple[str, dict]] = {
              "more: the paper keeps 8 of 16), advantages over the kept set, token-mean.", {
         "advantage_estimator": "group_norm", "scale_rewards": "group", "loss_aggregation": "token-mean",
         "gfpo_keep": 4, "gfpo_metric": "length"}),
+    "vespo": ("VESPO: a smooth Gamma weight φ(w) of the sequence weight w = Π r (sum of log-ratios) on the "
+              "REINFORCE term Â·ℓ instead of a hard clip; token-mean (TRL loss_type=\"vespo\").", {
+        "importance_sampling_level": "sequence_product", "clip_mode": "vespo", "loss_aggregation": "token-mean"}),
+    "luspo": ("LUSPO: GSPO's sequence ratio and clip (3e-4 / 4e-4), each response's loss scaled by its length: "
+              "Σ over tokens, mean over responses (TRL loss_type=\"luspo\").", {
+        "importance_sampling_level": "sequence", "epsilon": 3e-4, "epsilon_high": 4e-4,
+        "loss_aggregation": "seq-mean-token-sum"}),
+    "gtpo": ("GTPO: GRPO advantages; conflict tokens (same id, same position, opposite-sign completions of a group) skip "
+             "negative updates and double positive ones; completions with mean entropy > 0.7 are filtered; no KL.", {
+        "advantage_estimator": "group_norm", "scale_rewards": "group", "loss_aggregation": "seq-mean-token-mean",
+        "beta": 0.0, "gtpo_conflict_masking": True, "gtpo_entropy_filter": True}),
+    "bapo": ("BAPO: PPO clip whose bounds c_low ∈ [0.6, 0.9], c_high ∈ [1.2, 3.0] are searched per batch until "
+             "positive tokens carry half the contributions; dual clip 3, token-mean.", {
+        "clip_mode": "bapo", "delta": 3.0, "loss_aggregation": "token-mean"}),
+    "hadw": ("HA-DW: GRPO whose advantages are re-weighted by prompt difficulty against a running accuracy anchor.", {
+        "advantage_estimator": "group_norm", "scale_rewards": "group", "loss_aggregation": "seq-mean-token-mean",
+        "kl_estimator": "k3", "beta": 0.04, "use_hadw": True}),
+    "clip_cov": ("Clip-Cov (verl): PPO clip, and a random 0.02% of tokens with Cov(ℓ, Â) in (1, 5) get no gradient; token-mean.", {
+        "clip_mode": "clip_cov", "loss_aggregation": "token-mean"}),
+    "kl_cov": ("KL-Cov (verl): no clip; the top 0.02% tokens by Cov(ℓ, Â) get a 0.1·|log r| penalty; token-mean.", {
+        "clip_mode": "kl_cov", "loss_aggregation": "token-mean"}),
+    "remax": ("ReMax: R − reward of the greedy response (the engine supplies baseline_rewards), PPO clip, token-mean.", {
+        "advantage_estimator": "remax", "loss_aggregation": "token-mean"}),
+    "opo": ("OPO: R − length-weighted group mean reward, no std division, PPO clip, token-mean.", {
+        "advantage_estimator": "opo", "loss_aggregation": "token-mean"}),
 }
 
 

@@ -68,10 +68,13 @@ class Component:
 
     def load(self):
         """The tensor code (imports torch on first use)."""
-        if self.compute is None:
-            raise ValueError(f"component {self.axis}/{self.name} has no tensor code")
-        module, _, attribute = self.compute.partition(":")
-        return getattr(importlib.import_module(module), attribute)
+        found = _LOADED.get(self.compute)
+        if found is None:
+            if self.compute is None:
+                raise ValueError(f"component {self.axis}/{self.name} has no tensor code")
+            module, _, attribute = self.compute.partition(":")
+            found = _LOADED[self.compute] = getattr(importlib.import_module(module), attribute)
+        return found
 
     def is_active(self, hp: dict) -> bool:
         if self.axis in AXIS_PARAMETERS:
@@ -86,6 +89,7 @@ class Component:
 
 
 _REGISTRY: dict[tuple[str, str], Component] = {}
+_LOADED: dict[str, Any] = {}
 _loaded = False
 
 

@@ -84,7 +84,8 @@ class AlgorithmSpec:
                                   token_ids=token_ids, entropies=entropies, baseline_rewards=baseline_rewards)
 
     def objective(self, logprobs, old_logprobs, mask, *, advantages, ref_logprobs=None, entropies=None,
-                  values=None, truncated=None, num_items_in_batch=None, sampling_logprobs=None, token_ids=None):
+                  values=None, truncated=None, num_items_in_batch=None, sampling_logprobs=None, token_ids=None,
+                  entropy_coef=None):
         """Step loss and every per-token term (contracts §1).
 
         truncated: [N] bool, the response hit the length limit (needed by mask_truncated_completions).
@@ -93,9 +94,22 @@ class AlgorithmSpec:
         `values` is accepted for symmetry and unused: the critic's loss is value_loss().
         """
         from unipo.algorithms.objective import compute_objective
+        if entropy_coef is None and self.hparams.get("adaptive_entropy"):
+            from unipo.algorithms.entropy_control import current_entropy_coef
+            entropy_coef = current_entropy_coef(self._advantage_state, self.hparams)
         return compute_objective(self.hparams, logprobs, old_logprobs, mask, advantages,
                                  ref_logprobs=ref_logprobs, entropies=entropies, truncated=truncated,
-                                 num_items_in_batch=num_items_in_batch, sampling_logprobs=sampling_logprobs)
+                                 num_items_in_batch=num_items_in_batch, sampling_logprobs=sampling_logprobs,
+                                 entropy_coef=entropy_coef)
+
+    def after_update(self, terms: dict, entropies) -> dict[str, float]:
+        """Advance the spec's state after an optimizer step (adaptive entropy control); its metrics."""
+        if not self.hparams.get("adaptive_entropy"):
+            return {}
+        from unipo.algorithms.entropy_control import next_entropy_coef, window_entropy
+        selected = terms.get("selected")
+        measured = window_entropy(entropies, selected)
+        return {"entropy_coef_next": float(next_entropy_coef(self._advantage_state, measured, self.hparams))}
 
     def value_loss(self, values, old_values, returns, mask):
         if not self.uses_values:

@@ -74,7 +74,7 @@ def _entropy_relation(step, hp):
 
 @component("entropy_control", "bonus", summary="entropy bonus β_H·H, aggregated with the policy weights",
            compute=None, inputs=("entropy",), terms=("entropy_bonus",),
-           active=lambda hp: hp["entropy_coef"] != 0.0, relation=_entropy_relation)
+           active=lambda hp: hp["entropy_coef"] != 0.0 and not hp.get("adaptive_entropy"), relation=_entropy_relation)
 def entropy_card(hp):
     return card("entropy", "bonus", "Entropy bonus", rf"{t('entropy_bonus')} = {hp['entropy_coef']:g}\cdot{t('entropy')}",
                 "Entropy bonus, aggregated with the same weights as the policy term (verl's convention; TRL "
