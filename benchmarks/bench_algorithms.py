@@ -1,4 +1,5 @@
-"""Cost of algo.objective() (loss + every per-token term + metrics) relative to a bare inline loss.
+"""Cost of unipo.algorithms.recompute() (loss + every per-token term + metrics + the push g) relative
+to a bare inline loss.
 
 For each preset on a 64×1024 float32 batch: median time of objective() divided by the median time
 of the same configuration's loss written inline (TRL-style, no terms kept, no input validation).
@@ -25,8 +26,12 @@ import time
 
 import torch
 
-from unipo.algorithms import get_preset, list_presets
+from unipo.algorithms import StepInputs, get_preset, list_presets, recompute
 from unipo.algorithms import objective as objective_module
+
+# The presets whose loss bare_loss below writes inline (the newer ones have no inline twin here).
+INLINE = ("reinforce", "rloo", "reinforce_pp", "ppo", "grpo", "dapo", "dr_grpo", "bnpo", "gspo", "cispo", "sapo",
+          "gpg", "high_entropy", "luspo")
 
 
 def make_batch(n=64, t=1024, seed=0):
@@ -125,7 +130,7 @@ def main():
           f"{'fwd w/o valid.':>15}{'bare f+b ms':>12}{'unipo f+b ms':>13}{'f+b ratio':>10}")
     validate = getattr(objective_module, "_validated", None)
     for preset in list_presets():
-        if args.preset and preset.name not in args.preset:
+        if args.preset and preset.name not in args.preset or preset.name not in INLINE:
             continue
         algo = get_preset(preset.name)
         hp = algo.hparams
@@ -133,20 +138,26 @@ def main():
         ref = b["ref"] if algo.uses_reference else None  # as the engine: a reference only when used
 
         def ours(backward=False):
-            lp = b["logprobs"].clone().requires_grad_(backward)
-            out = algo.objective(lp, b["old"], b["mask"], advantages=adv, ref_logprobs=ref,
-                                 entropies=b["entropies"], truncated=b["truncated"])
+            # As the engine calls it: the log-probs come out of a model's graph (here one multiply), the
+            # push g is read from the same backward that trains.
+            leaf = b["logprobs"].clone().requires_grad_(backward)
+            lp = leaf * 1.0 if backward else leaf
+            result = recompute(algo, StepInputs(logprobs=lp, mask=b["mask"], old_logprobs=b["old"], advantages=adv,
+                                                ref_logprobs=ref, entropies=b["entropies"], truncated=b["truncated"]),
+                               push=backward)
             if backward:
-                out.loss.backward()
+                result.loss.backward()
+                result.collect_push()
 
         def bare(backward=False):
-            lp = b["logprobs"].clone().requires_grad_(backward)
+            leaf = b["logprobs"].clone().requires_grad_(backward)
+            lp = leaf * 1.0 if backward else leaf
             loss = bare_loss(hp, lp, b["old"], b["ref"], b["entropies"], b["mask"], adv, b["truncated"])
             if backward:
                 loss.backward()
 
         def validation():
-            validate(hp, b["logprobs"], b["old"], b["mask"], adv, ref, b["entropies"], b["truncated"])
+            validate(hp, b["logprobs"], b["old"], b["mask"], adv, ref, b["entropies"], b["truncated"], hp["entropy_coef"])
 
         fns = [bare, ours, lambda: bare(True), lambda: ours(True)]
         if validate is not None:

@@ -62,10 +62,12 @@ def write_algorithm_run(path: Path, preset: str, steps: int = 2):
         values = r["values"] * r["mask"] if algo.uses_values else None
         details = algo.advantage_details(r["rewards"], group_ids, mask=r["mask"], logprobs=r["old"],
                                          ref_logprobs=r["ref"], values=values)
+        from unipo.algorithms import StepInputs, recompute
         logprob = r["logprob"].clone().requires_grad_(True)
-        out = algo.objective(logprob, r["old"], r["mask"], advantages=details.advantages,
-                             ref_logprobs=r["ref"], entropies=r["entropy"], values=values,
-                             truncated=torch.zeros(n, dtype=torch.bool))
+        out = recompute(algo, StepInputs(logprobs=logprob, mask=r["mask"], old_logprobs=r["old"],
+                                         advantages=details.advantages, ref_logprobs=r["ref"],
+                                         entropies=r["entropy"], values=values,
+                                         truncated=torch.zeros(n, dtype=torch.bool)))
         out.loss.backward()
         tokens = [[VOCAB[int(i)] for i in row] for row in r["token_ids"]]
         writer.write_update(step, StepRecord(
@@ -247,7 +249,7 @@ def test_whatif_matches_direct_algorithm_call(algo_server, algo_runs, page):
     assert raw(page.get_by_test_id("stored-token_objective")) == pytest.approx(stored["token_objective"], rel=1e-6, abs=1e-9)
     # The server's summary is shown: both losses and the change counts.
     assert raw_text_number(page.get_by_test_id("loss-whatif").inner_text()) == pytest.approx(float(out.loss), rel=1e-3)
-    page.get_by_test_id("sign-flips").wait_for()
+    page.get_by_test_id("push-flips").wait_for()
     page.get_by_test_id("newly-clipped").wait_for()
     # The difference column is painted from the server's token_objective_delta.
     delta = raw(page.get_by_test_id("whatif-token_objective_delta"))

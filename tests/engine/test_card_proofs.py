@@ -14,10 +14,11 @@ from unipo.runs import RunReader
 from unipo.server.run_algorithm import run_spec, step_is_whole_rollout
 from unipo.server.step_payload import step_payload
 
-# Inputs the engine produces for every update (components needing others, e.g. an inference
-# engine's sampling log-probs or ReMax's greedy-response reward, come from captures and imports).
+# Inputs the engine produces (for a component that needs them: rollout entropies, ReMax's greedy
+# baseline, the generation's own log-probs); a component needing anything else is proven on
+# recomputed steps in tests/algorithms only.
 ENGINE_INPUTS = {"logprob", "old_logprob", "ref_logprob", "mask", "ratio", "advantage", "reward", "group",
-                 "entropy", "value", "truncated", "response_length", "token_ids", "context"}
+                 "entropy", "value", "truncated", "response_length", "token_id", "log_ratio", "sampling_logprob", "baseline_rewards", "context"}
 
 # Specs that switch on components no preset uses, so that every card is proven somewhere.
 EXTRA_SPECS = {
@@ -29,6 +30,11 @@ EXTRA_SPECS = {
     "ppo+dual-clip": ("ppo", {"delta": 3.0}),
     "seq-token-sum": ("grpo", {"loss_aggregation": "seq-mean-token-sum", "beta": 0.0}),
     "reinforce+moving-average": ("reinforce", {"reinforce_baseline": "moving_average"}),
+    # The engine's generation log-probs (KV-cache sampling) against its full-forward scores.
+    "dapo+token-truncate-is": ("dapo", {"is_correction": "importance_sampling",
+                                        "vllm_importance_sampling_mode": "token_truncate"}),
+    "grpo+sequence-mask-is": ("grpo", {"is_correction": "importance_sampling",
+                                       "vllm_importance_sampling_mode": "sequence_mask"}),
 }
 
 

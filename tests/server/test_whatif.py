@@ -109,6 +109,9 @@ def test_every_preset_recomputes_a_stored_step(client):
     from unipo.algorithms import list_presets
     for preset in list_presets():
         response = client.get(f"/api/runs/alpha/steps/2/whatif?algo={preset.name}")
+        if preset.name == "remax":  # needs the greedy response's reward, which a GRPO run never made
+            assert response.status_code == 400 and "baseline_rewards" in response.json()["error"]
+            continue
         assert response.status_code == 200, (preset.name, response.text[:300])
         body = response.json()
         assert len(body["tokens"]["token_objective"]) == body["tokens"]["offsets"][-1], preset.name

@@ -32,6 +32,8 @@ def step_record(rollout: Rollout, batch: MiniBatch, result: UpdateResult) -> Ste
         return pick_rows(tensor, rows, width)
 
     terms = dict(result.terms)
+    if rollout.sampling_logprobs is not None:  # the generation's own log-probs (training–inference mismatch)
+        terms.setdefault("sampling_logprob", pick(rollout.sampling_logprobs))
     response_terms: dict[str, torch.Tensor] = {}
     for name, value in rollout.advantage_terms.items():
         # `reward` and `advantage` are stored already (the reward column, out.terms["advantage"]).

@@ -24,6 +24,10 @@ class Generation:
     completion_ids: torch.Tensor  # [N, T] long, pad after the end
     mask: torch.Tensor            # [N, T] float, 1 for completion tokens (EOS included)
     truncated: torch.Tensor       # [N] bool: no EOS within max_new_tokens
+    # [N, T] log-prob of each sampled token under the distribution it was sampled from (KV-cache
+    # incremental forward, tempered, before top-p): the "inference engine" side of a training–inference
+    # mismatch, which score_completions' full forward may differ from by float noise.
+    sampling_logprobs: torch.Tensor | None = None
 
 
 @dataclass
@@ -95,15 +99,20 @@ class Policy(nn.Module):
         positions = positions_from_attention(attention)
         finished = torch.zeros(n, dtype=torch.bool)
         tokens: list[torch.Tensor] = []
+        sampled_logprobs: list[torch.Tensor] = []
         past = None
         step_input, step_positions = ids, positions
         for _ in range(max_new_tokens):
             out = self.model(input_ids=step_input, attention_mask=attention, position_ids=step_positions,
                              past_key_values=past, use_cache=True, logits_to_keep=1)
             past = out.past_key_values
-            next_token = sample_next_token(out.logits[:, -1, :], temperature, top_p, generator)
+            last = out.logits[:, -1, :]
+            next_token = sample_next_token(last, temperature, top_p, generator)
             next_token = torch.where(finished, torch.full_like(next_token, self.pad_token_id), next_token)
             tokens.append(next_token)
+            scale = temperature if temperature > 0 else 1.0
+            sampled_logprobs.append(torch.log_softmax(last.float() / scale, dim=-1)
+                                    .gather(-1, next_token.unsqueeze(-1)).squeeze(-1))
             finished |= next_token == self.eos_token_id
             if bool(finished.all()):
                 break
@@ -112,14 +121,14 @@ class Policy(nn.Module):
             attention = torch.cat([attention, torch.ones((n, 1), dtype=attention.dtype)], dim=-1)
         if not tokens:
             empty = torch.zeros((n, 0), dtype=torch.long)
-            return Generation(empty, empty.float(), torch.ones(n, dtype=torch.bool))
+            return Generation(empty, empty.float(), torch.ones(n, dtype=torch.bool), empty.float())
         completion = torch.stack(tokens, dim=1)
         is_eos = completion == self.eos_token_id
         # 1 up to and including the first EOS: count EOS seen strictly before each position.
         eos_before = is_eos.long().cumsum(-1) - is_eos.long()
         mask = (eos_before == 0).float()
         truncated = ~is_eos.any(-1)
-        return Generation(completion, mask, truncated)
+        return Generation(completion, mask, truncated, torch.stack(sampled_logprobs, dim=1) * mask)
 
     # -- scoring ----------------------------------------------------------------------------------
     def score_completions(self, prompt_ids: list[list[int]], completion_ids: torch.Tensor,

@@ -35,6 +35,7 @@ class Rollout:
     reward_components: dict[str, torch.Tensor]
     correct: torch.Tensor              # [N] bool
     old_logprobs: torch.Tensor         # [N, T]
+    sampling_logprobs: torch.Tensor | None = None  # [N, T] as generation sampled them (mismatch corrections)
     ref_logprobs: torch.Tensor | None = None
     values: torch.Tensor | None = None
     advantages: torch.Tensor | None = None   # [N] or [N, T]
@@ -75,6 +76,8 @@ class _Sampled:
     rewards: torch.Tensor
     components: dict[str, torch.Tensor]
     correct: torch.Tensor
+    sampling_logprobs: torch.Tensor | None = None
+    filter_stats: dict = field(default_factory=dict)
 
 
 def _pad_columns(tensors: list[torch.Tensor], value) -> torch.Tensor:
@@ -113,9 +116,42 @@ def _sample_groups(policy: Policy, task, stream: PromptStream, count: int, confi
                                      hp["overlong_penalty_factor"])
             components_t[OVERLONG_COMPONENT] = penalty
             rewards_t = rewards_t + penalty
-    return _Sampled(examples, list(range(first_id, first_id + count)), prompt_ids, gen.completion_ids,
-                    gen.mask, gen.truncated, response_texts, rewards_t, components_t,
-                    torch.tensor(correct, dtype=torch.bool))
+    sampled = _Sampled(examples, list(range(first_id, first_id + count)), prompt_ids, gen.completion_ids,
+                       gen.mask, gen.truncated, response_texts, rewards_t, components_t,
+                       torch.tensor(correct, dtype=torch.bool), sampling_logprobs=gen.sampling_logprobs)
+    return _filter_responses(sampled, group, hp)
+
+
+def kept_group_size(config: TrainConfig, hp: dict) -> int:
+    """Responses per prompt after the algorithm's response filters (GFPO keeps k of the G sampled)."""
+    return int(hp["gfpo_keep"]) if hp.get("gfpo_keep") else config.group_size
+
+
+def _filter_responses(sampled: _Sampled, group: int, hp: dict) -> _Sampled:
+    """The algorithm's per-response sample filters (e.g. GFPO), applied before anything is scored."""
+    for part in registry.active("sample_filter", hp):
+        if part.compute is None:  # group-level filters (dynamic sampling) run in the sampling loop
+            continue
+        group_index = torch.arange(len(sampled.examples)).repeat_interleave(group)
+        lengths = sampled.mask.sum(-1)
+        keep = part.load()(sampled.rewards, lengths, group_index, hp)
+        stats = dict(sampled.filter_stats)
+        if part.name == "gfpo":
+            from unipo.algorithms.gfpo import filter_stats
+            stats.update(filter_stats(sampled.rewards, lengths, group_index, keep, hp))
+        rows = keep.nonzero()[:, 0]
+        sampled = _Sampled(
+            examples=sampled.examples, group_ids=sampled.group_ids,
+            prompt_ids=[sampled.prompt_ids[i] for i in rows.tolist()],
+            completion_ids=sampled.completion_ids.index_select(0, rows), mask=sampled.mask.index_select(0, rows),
+            truncated=sampled.truncated.index_select(0, rows),
+            response_texts=[sampled.response_texts[i] for i in rows.tolist()],
+            rewards=sampled.rewards.index_select(0, rows),
+            components={name: value.index_select(0, rows) for name, value in sampled.components.items()},
+            correct=sampled.correct.index_select(0, rows), filter_stats=stats,
+            sampling_logprobs=None if sampled.sampling_logprobs is None else sampled.sampling_logprobs.index_select(0, rows))
+        group = len(rows) // max(len(sampled.examples), 1)
+    return sampled
 
 
 def _select_groups(rounds: list[_Sampled], keep: list[tuple[int, int]], group: int) -> _Sampled:
@@ -127,6 +163,8 @@ def _select_groups(rounds: list[_Sampled], keep: list[tuple[int, int]], group: i
 
     completion = _pad_columns([rounds[r].completion_ids[i:i + 1] for r, i in rows], 0)
     mask = _pad_columns([rounds[r].mask[i:i + 1] for r, i in rows], 0.0)
+    sampling = (None if any(rounds[r].sampling_logprobs is None for r, _ in rows) else
+                _pad_columns([rounds[r].sampling_logprobs[i:i + 1] for r, i in rows], 0.0))
     names = sorted({name for s in rounds for name in s.components})
     return _Sampled(
         examples=[rounds[r].examples[g] for r, g in keep],
@@ -139,14 +177,25 @@ def _select_groups(rounds: list[_Sampled], keep: list[tuple[int, int]], group: i
         components={n: torch.stack(gather(lambda s, i, n=n: s.components.get(n, torch.zeros(len(s.rewards)))[i]))
                     for n in names},
         correct=torch.stack(gather(lambda s, i: s.correct[i])),
+        filter_stats=_merged_filter_stats(rounds),
+        sampling_logprobs=sampling,
     )
+
+
+def _merged_filter_stats(rounds: list[_Sampled]) -> dict:
+    """Filter statistics over several generation rounds: the worst margin, the mean of the rest."""
+    merged: dict = {}
+    for name in {name for r in rounds for name in r.filter_stats}:
+        values = [r.filter_stats[name] for r in rounds if name in r.filter_stats]
+        merged[name] = min(values) if name.endswith("margin") else sum(values) / len(values)
+    return merged
 
 
 def _sample_with_dynamic_filter(policy, task, stream, config, generator, texts, hp) -> tuple[_Sampled, dict]:
     """DAPO dynamic sampling: keep groups whose rewards differ, draw new prompts until the batch is
     full or the tries run out; a batch still short is topped up with dropped groups (in order) so
     every rollout keeps the same size."""
-    group, wanted = config.group_size, config.prompts_per_step
+    group, wanted = kept_group_size(config, hp), config.prompts_per_step
     rounds: list[_Sampled] = []
     kept: list[tuple[int, int]] = []
     dropped: list[tuple[int, int]] = []
@@ -168,18 +217,41 @@ def _sample_with_dynamic_filter(policy, task, stream, config, generator, texts, 
 
 @torch.no_grad()
 def _score_in_chunks(policy: Policy, prompt_ids, completion_ids, mask, config: TrainConfig,
-                     with_values: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    logprobs, values = [], []
+                     with_values: bool, with_entropy: bool = False):
+    """(log-probs, values or None, entropies or None) of the completions, in chunks, without grad."""
+    logprobs, values, entropies = [], [], []
     size = config.scoring_batch_size
     for start in range(0, len(prompt_ids), size):
         part = slice(start, start + size)
         scores = policy.score_completions(prompt_ids[part], completion_ids[part], mask[part],
-                                          temperature=config.temperature, with_entropy=False,
+                                          temperature=config.temperature, with_entropy=with_entropy,
                                           with_values=with_values)
         logprobs.append(scores.logprobs)
         if with_values:
             values.append(scores.values)
-    return torch.cat(logprobs), (torch.cat(values) if with_values else None)
+        if with_entropy:
+            entropies.append(scores.entropies)
+    return (torch.cat(logprobs), torch.cat(values) if with_values else None,
+            torch.cat(entropies) if with_entropy else None)
+
+
+def _advantages_read_entropy(hp: dict) -> bool:
+    return any("entropy" in c.inputs for axis in ("advantage", "advantage_modifier")
+               for c in registry.active(axis, hp))
+
+
+def _greedy_baseline_rewards(policy: Policy, task, sampled: _Sampled, config: TrainConfig,
+                             texts: TokenTexts) -> torch.Tensor:
+    """ReMax's baseline: the reward of each prompt's greedy completion, one value per response [N]."""
+    encoded = policy.tokenizer([ex.prompt for ex in sampled.examples])["input_ids"]
+    gen = policy.generate([list(ids) for ids in encoded], max_new_tokens=config.max_new_tokens, temperature=0.0)
+    lengths = gen.mask.sum(-1)
+    per_prompt = []
+    for row, example in enumerate(sampled.examples):
+        text = texts.completion_text(gen.completion_ids[row, : int(lengths[row])].tolist())
+        per_prompt.append(float(task.score(example, text).reward))
+    group = len(sampled.response_texts) // max(len(sampled.examples), 1)
+    return torch.tensor(per_prompt, dtype=torch.float32).repeat_interleave(group)
 
 
 def collect_rollout(index: int, policy: Policy, reference: Policy | None, algo, task, stream: PromptStream,
@@ -190,13 +262,15 @@ def collect_rollout(index: int, policy: Policy, reference: Policy | None, algo, 
         sampled, stats = _sample_with_dynamic_filter(policy, task, stream, config, generator, texts, hp)
     else:
         sampled, stats = _sample_groups(policy, task, stream, config.prompts_per_step, config, generator, texts, hp), {}
+    stats.update(sampled.filter_stats)
     generated = time.perf_counter()
-    old_logprobs, values = _score_in_chunks(policy, sampled.prompt_ids, sampled.completion_ids, sampled.mask,
-                                            config, with_values=bool(algo.uses_values))
+    old_logprobs, values, rollout_entropies = _score_in_chunks(
+        policy, sampled.prompt_ids, sampled.completion_ids, sampled.mask, config,
+        with_values=bool(algo.uses_values), with_entropy=_advantages_read_entropy(hp))
     ref_logprobs = None
     if algo.uses_reference and reference is not None:
-        ref_logprobs, _ = _score_in_chunks(reference, sampled.prompt_ids, sampled.completion_ids, sampled.mask,
-                                           config, with_values=False)
+        ref_logprobs, _, _ = _score_in_chunks(reference, sampled.prompt_ids, sampled.completion_ids, sampled.mask,
+                                              config, with_values=False)
     lengths = sampled.mask.sum(-1).long()
     rollout = Rollout(
         index=index,
@@ -213,11 +287,18 @@ def collect_rollout(index: int, policy: Policy, reference: Policy | None, algo, 
         reward_components=sampled.components,
         correct=sampled.correct,
         old_logprobs=old_logprobs,
+        sampling_logprobs=sampled.sampling_logprobs,
         ref_logprobs=ref_logprobs,
         values=values,
     )
+    baseline_rewards = None
+    if "baseline_rewards" in registry.selected("advantage", hp).inputs:
+        with torch.no_grad():
+            baseline_rewards = _greedy_baseline_rewards(policy, task, sampled, config, texts)
     details = algo.advantage_details(rollout.rewards, rollout.response_group_slots(), mask=rollout.mask,
-                                     values=values, logprobs=old_logprobs, ref_logprobs=ref_logprobs)
+                                     values=values, logprobs=old_logprobs, ref_logprobs=ref_logprobs,
+                                     token_ids=rollout.completion_ids, entropies=rollout_entropies,
+                                     baseline_rewards=baseline_rewards)
     rollout.advantages = details.advantages.detach()
     rollout.returns = None if details.returns is None else details.returns.detach()
     rollout.advantage_terms = {name: value.detach() for name, value in (details.terms or {}).items()}

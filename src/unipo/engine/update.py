@@ -64,11 +64,11 @@ def run_update(policy: Policy, algo, optimizer: torch.optim.Optimizer, rollout: 
     result = recompute(algo, StepInputs(
         logprobs=scores.logprobs, mask=mask, old_logprobs=old_logprobs, advantages=advantages,
         ref_logprobs=ref_logprobs, entropies=scores.entropies, truncated=rollout.truncated.index_select(0, rows),
-        token_ids=completion_ids))
+        token_ids=completion_ids, sampling_logprobs=pick_rows(rollout.sampling_logprobs, rows, width)))
     out = result.objective
     loss = out.loss
-    terms = {name: value.detach() for name, value in result.terms.items()}
     value_loss = None
+    critic_terms: dict[str, torch.Tensor] = {}
     if algo.uses_values:
         old_values = pick_rows(rollout.values, rows, width)
         returns = pick_rows(rollout.returns, rows, width)
@@ -76,13 +76,18 @@ def run_update(policy: Policy, algo, optimizer: torch.optim.Optimizer, rollout: 
         loss = loss + critic_loss
         value_loss = float(critic_loss.detach())
         for name, value in (value_terms or {}).items():
-            terms.setdefault(name if name.startswith("value") else f"value_{name}", value.detach())
+            critic_terms[name if name.startswith("value") else f"value_{name}"] = value.detach()
 
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    result.collect_push()  # g from the same backward, stored with the other terms
+    terms = {name: value.detach() for name, value in result.terms.items()}
+    for name, value in critic_terms.items():
+        terms.setdefault(name, value)
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     grad_norm = torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
     optimizer.step()
+    state_metrics = algo.after_update(terms, scores.entropies.detach())  # e.g. adaptive entropy control
     return UpdateResult(
         rows=rows,
         logprobs=scores.logprobs.detach(),
@@ -90,7 +95,7 @@ def run_update(policy: Policy, algo, optimizer: torch.optim.Optimizer, rollout: 
         entropies=scores.entropies.detach(),
         values=None if scores.values is None else scores.values.detach(),
         terms=terms,
-        objective_metrics={k: float(v) for k, v in (result.metrics or {}).items()},
+        objective_metrics={**{k: float(v) for k, v in (result.metrics or {}).items()}, **state_metrics},
         loss=float(loss.detach()),
         policy_loss=float(out.loss.detach()),
         value_loss=value_loss,

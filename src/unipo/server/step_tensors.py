@@ -21,6 +21,7 @@ class StepTensors:
     mask: torch.Tensor             # [N, T] float, 1 on stored completion tokens
     inputs: dict[str, torch.Tensor | None]   # INPUT_COLUMNS -> [N, T], None when not stored
     stored_terms: dict[str, torch.Tensor]    # every other float column -> [N, T]
+    token_ids: torch.Tensor | None # [N, T] int64 sampled token ids, None when not stored
     token_rows: np.ndarray         # flat index (response order) -> (response, position) pairs
     offsets: np.ndarray            # N + 1 token offsets, as in the step payload
 
@@ -59,6 +60,12 @@ def step_tensors(table: pa.Table, dtype: torch.dtype = torch.float32) -> StepTen
                     if name not in skip and pa.types.is_floating(tokens.column(name).type)
                     and not name.startswith("reward")}
     counts = np.bincount(row_response, minlength=n)
+    token_ids = None
+    if "token_id" in tokens.column_names and _has_values(tokens.column("token_id")):
+        ids = np.full((n, t), -1, dtype=np.int64)
+        ids[row_response, row_position] = np.nan_to_num(tokens.column("token_id").to_numpy(zero_copy_only=False)
+                                                        .astype(np.float64), nan=-1).astype(np.int64)
+        token_ids = torch.as_tensor(ids)
     return StepTensors(
         rewards=torch.as_tensor(np.nan_to_num(per_response("reward").astype(np.float64)), dtype=dtype),
         # The engine groups by prompt slot of the rollout; "prompt" (the group's index in the step) is
@@ -68,6 +75,7 @@ def step_tensors(table: pa.Table, dtype: torch.dtype = torch.float32) -> StepTen
         mask=torch.as_tensor(mask, dtype=dtype),
         inputs=inputs,
         stored_terms=stored_terms,
+        token_ids=token_ids,
         token_rows=np.stack([row_response, row_position], axis=1),
         offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
     )

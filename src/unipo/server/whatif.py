@@ -28,7 +28,8 @@ from unipo.server.step_tensors import StepTensors, flat, step_tensors
 FLIP_INDEX_LIMIT = 5000  # enough for any UI highlight; counts are always exact
 
 
-def recompute(algo, tensors: StepTensors, *, whole_rollout: bool | None) -> tuple[dict, list[str], list[str], object, object]:
+def recompute(algo, tensors: StepTensors, *, whole_rollout: bool | None,
+              stored_baseline: torch.Tensor | None = None) -> tuple[dict, list[str], list[str], object, object]:
     """(inputs used, missing input names, notes, advantage details, step result) — through the one
     recompute path, unipo.algorithms.pipeline, exactly as the engine calls it."""
     missing: list[str] = []
@@ -65,11 +66,17 @@ def recompute(algo, tensors: StepTensors, *, whole_rollout: bool | None) -> tupl
             missing.append("truncated")
             notes.append("truncated is not stored: no response is treated as cut off.")
 
+    rollout_side = [c.name for c in algo.components if c.rollout_side]
+    if rollout_side:
+        notes.append(f"{', '.join(rollout_side)} act when the rollout is generated; a what-if keeps the stored "
+                     "rollout (its responses and rewards) and recomputes the loss side only.")
     reasons = algo.batch_dependent()
     if reasons and whole_rollout is not True:
         where = "holds only part of its rollout" if whole_rollout is False else "may hold only part of its rollout"
         notes.append(f"This step {where}, and {'; '.join(reasons)}: advantages are computed over this step's "
                      "responses only, so they can differ from a full-rollout run.")
+    if hp.get("adaptive_entropy"):
+        notes.append("Adaptive entropy control depends on earlier steps; the coefficient's starting value is used.")
     if hp["advantage_estimator"] == "reinforce" and hp["reinforce_baseline"] == "moving_average":
         notes.append("The moving-average baseline depends on earlier rollouts; this step's own mean reward is used.")
 
@@ -83,12 +90,25 @@ def recompute(algo, tensors: StepTensors, *, whole_rollout: bool | None) -> tupl
     step_inputs = StepInputs(logprobs=inputs["logprob"], mask=tensors.mask, rewards=tensors.rewards,
                              group_ids=tensors.group_ids, old_logprobs=inputs["old_logprob"],
                              ref_logprobs=ref_for_reward, entropies=entropy, values=values, truncated=truncated,
-                             sampling_logprobs=inputs.get("sampling_logprob"))
+                             sampling_logprobs=inputs.get("sampling_logprob"), token_ids=tensors.token_ids,
+                             baseline_rewards=stored_baseline)
     details = recompute_advantages(algo, step_inputs)
     step_inputs.ref_logprobs, step_inputs.advantages = ref_for_loss, details.advantages
     result = recompute_step(algo, step_inputs)
     result.advantages = details
     return inputs, missing, notes, details, result
+
+
+def _stored_greedy_baseline(table: pa.Table, header: dict) -> torch.Tensor | None:
+    """ReMax's greedy-response rewards, when the run stored them (its own estimator read them)."""
+    from unipo.server.run_algorithm import run_spec
+    spec = run_spec(header)
+    if spec is None or not any("baseline_rewards" in c.inputs for c in spec.components):
+        return None
+    if "baseline" not in table.column_names:
+        return None
+    return torch.as_tensor(table.column("baseline").take(pa.array(response_starts(table))).to_numpy()
+                           .astype(np.float64), dtype=torch.float32)
 
 
 def _response_totals(weight: torch.Tensor) -> np.ndarray:
@@ -157,7 +177,8 @@ def whatif_payload(table: pa.Table, step: int, header: dict, algo, describe: dic
     """The step shape (responses + flat tokens with offsets) holding the recomputed terms."""
     table = order_by_response(table)
     tensors = step_tensors(table)
-    _, missing, notes, details, out = recompute(algo, tensors, whole_rollout=step_is_whole_rollout(table, header))
+    _, missing, notes, details, out = recompute(algo, tensors, whole_rollout=step_is_whole_rollout(table, header),
+                                                stored_baseline=_stored_greedy_baseline(table, header))
     # `out` is the StepResult: its terms hold the push g with the objective's terms.
     first = step_identity(table)
     responses = {name: table.column(name).take(pa.array(response_starts(table))).to_numpy(zero_copy_only=False)
