@@ -25,7 +25,15 @@ describe('URL selection state', () => {
     const s = decodeSelection('?run=a&step=-1&token=x:2&colour=<script>');
     expect(s.step).toBeNull();
     expect(s.token).toBeNull();
-    expect(s.colour).toBe('token_objective');
+    expect(s.colour).toBe('grad_coef');
+  });
+
+  it('colours by the push g by default and keeps an explicit objective choice in the link', () => {
+    expect(DEFAULT_SELECTION.colour).toBe('grad_coef');
+    const q = encodeSelection({ ...DEFAULT_SELECTION, colour: 'token_objective' });
+    expect(q).toBe('?colour=token_objective');
+    expect(decodeSelection(q).colour).toBe('token_objective');
+    expect(decodeSelection('?colour=grad_coef').colour).toBe('grad_coef');
   });
 
   it('drops a token and a what-if without a step', () => {

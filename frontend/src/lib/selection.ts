@@ -5,6 +5,7 @@ import type { TokenSelection } from './types';
 
 /** Per-token quantity the Step Inspector colours tokens by. */
 export type ColourSource =
+  | 'grad_coef'
   | 'token_objective'
   | 'advantage'
   | 'ratio'
@@ -15,6 +16,7 @@ export type ColourSource =
   | 'weight';
 
 export const COLOUR_SOURCES: ColourSource[] = [
+  'grad_coef',
   'token_objective',
   'advantage',
   'ratio',
@@ -46,7 +48,8 @@ export const DEFAULT_SELECTION: AppSelection = {
   runs: [],
   step: null,
   token: null,
-  colour: 'token_objective',
+  // g, the push on each token's log-prob; a step without it falls back to the objective.
+  colour: 'grad_coef',
   compare: null,
   whatif: false,
   explorer: 'radial',

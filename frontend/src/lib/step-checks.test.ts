@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { locateToken, nameList, summariseChecks, tokenCheck } from './step-checks';
+import { compositionOf, compositionText, DEFAULT_COMPOSITION, locateToken, nameList, partOperator, summariseChecks, tokenCheck } from './step-checks';
 import { makeStep, makeTamperedStep } from '../views/explainer/test-fixtures';
 
 describe('locateToken', () => {
@@ -63,5 +63,34 @@ describe('nameList', () => {
   it('joins names in plain English', () => {
     expect(nameList(['a'])).toBe('a');
     expect(nameList(['a', 'b', 'c'])).toBe('a, b and c');
+  });
+});
+
+describe('objective composition', () => {
+  it('reads the parts the server names, in its order', () => {
+    const checks = { ...makeStep().checks!, composition: [{ term: 'surrogate', sign: 1 }, { term: 'kl_penalty', sign: -1 }] };
+    expect(compositionOf(checks)).toEqual([{ term: 'surrogate', sign: 1 }, { term: 'kl_penalty', sign: -1 }]);
+    expect(summariseChecks({ ...makeStep(), checks })!.composition).toEqual(checks.composition);
+  });
+
+  it('falls back to the old three parts when the server sends none', () => {
+    expect(compositionOf(makeStep().checks)).toEqual([...DEFAULT_COMPOSITION]);
+    expect(compositionOf({ ...makeStep().checks!, composition: null })).toEqual([...DEFAULT_COMPOSITION]);
+    expect(compositionOf(undefined)).toEqual([...DEFAULT_COMPOSITION]);
+    expect(summariseChecks(makeStep())!.composition.map((p) => p.term)).toEqual(['surrogate', 'kl_penalty', 'entropy_bonus']);
+  });
+
+  it('drops malformed entries instead of guessing', () => {
+    const composition = [{ term: 'a', sign: 1 }, { term: '', sign: 1 }, { term: 'b', sign: 'x' }, null, { term: 'c', sign: -1 }];
+    const checks = { ...makeStep().checks!, composition: composition as never };
+    expect(compositionOf(checks)).toEqual([{ term: 'a', sign: 1 }, { term: 'c', sign: -1 }]);
+  });
+
+  it('writes the composition as text', () => {
+    expect(compositionText(DEFAULT_COMPOSITION)).toBe('surrogate − kl_penalty + entropy_bonus');
+    expect(compositionText([{ term: 'kl_penalty', sign: -1 }, { term: 'surrogate', sign: 2 }])).toBe('−kl_penalty + 2·surrogate');
+    expect(compositionText([{ term: 'surrogate', sign: 1 }])).toBe('surrogate');
+    expect(compositionText([])).toBe('0');
+    expect(partOperator({ term: 'x', sign: -0.5 }, false)).toEqual({ op: '−', factor: '0.5·' });
   });
 });

@@ -3,14 +3,54 @@
 // parts, per step −Σ weight·objective against the logged loss — and sends residuals, verdicts and
 // mismatch indices. This module only looks those up and maps flat token indices to (response,
 // position); it never adds, subtracts or compares a stored value itself.
-import type { CheckTolerance, StepChecks, StepPayload } from './types';
+import type { CheckTolerance, CompositionPart, StepChecks, StepPayload } from './types';
+
+/** The composition older servers checked against, before they sent `checks.composition`. */
+export const DEFAULT_COMPOSITION: readonly CompositionPart[] = [
+  { term: 'surrogate', sign: 1 },
+  { term: 'kl_penalty', sign: -1 },
+  { term: 'entropy_bonus', sign: 1 },
+];
+
+function isPart(part: unknown): part is CompositionPart {
+  if (typeof part !== 'object' || part === null) return false;
+  const { term, sign } = part as Record<string, unknown>;
+  return typeof term === 'string' && term.length > 0 && typeof sign === 'number' && Number.isFinite(sign) && sign !== 0;
+}
+
+/** The parts of token_objective as the server's checks name them; the old three-part default
+ * when the server sent no composition. Malformed entries are dropped, never guessed at. */
+export function compositionOf(checks: StepChecks | null | undefined): CompositionPart[] {
+  const given = checks?.composition;
+  if (!Array.isArray(given)) return [...DEFAULT_COMPOSITION];
+  return given.filter(isPart).map(({ term, sign }) => ({ term, sign }));
+}
+
+/** How a part joins the sum: its operator ('' for a leading +) and any factor besides ±1. */
+export function partOperator(part: CompositionPart, first: boolean): { op: string; factor: string } {
+  const op = part.sign < 0 ? '−' : first ? '' : '+';
+  const size = Math.abs(part.sign);
+  return { op, factor: size === 1 ? '' : `${size}·` };
+}
+
+/** The composition as one line of text, e.g. "surrogate − kl_penalty + entropy_bonus". */
+export function compositionText(parts: readonly CompositionPart[]): string {
+  if (parts.length === 0) return '0';
+  return parts
+    .map((part, i) => {
+      const { op, factor } = partOperator(part, i === 0);
+      const name = `${factor}${part.term}`;
+      return i === 0 ? `${op}${name}` : `${op} ${name}`;
+    })
+    .join(' ');
+}
 
 export type Verdict = 'ok' | 'mismatch' | 'unavailable';
 
 export interface TokenCheck {
   /** 'unknown': the server found more mismatches than it listed and this token lies past the list. */
   verdict: Verdict | 'unknown';
-  /** token_objective − (surrogate − kl_penalty + entropy_bonus), as the server computed it. */
+  /** token_objective − Σ sign·part over the composition, as the server computed it. */
   residual: number | null;
   tolerance: CheckTolerance | null;
   /** Columns the check needed but the step does not store. */
@@ -41,6 +81,8 @@ export interface StepCheckSummary {
   lossTolerance: CheckTolerance | null;
   missingObjective: string[];
   missingLoss: string[];
+  /** The parts the objective was checked against (checks.composition, or the old default). */
+  composition: CompositionPart[];
 }
 
 function verdictOf(ok: boolean | null | undefined): Verdict {
@@ -116,6 +158,7 @@ export function summariseChecks(step: StepPayload, limit = 12): StepCheckSummary
     lossTolerance: checks.loss_tolerance ?? null,
     missingObjective: checks.missing?.objective ?? [],
     missingLoss: checks.missing?.loss ?? [],
+    composition: compositionOf(checks),
   };
 }
 

@@ -69,12 +69,23 @@ export interface CheckTolerance {
   rule: string;
 }
 
+/** One part of the token objective as the algorithm spec composes it: o = Σ sign·part. */
+export interface CompositionPart {
+  /** The stored token column holding the part (e.g. "surrogate", "kl_penalty"). */
+  term: string;
+  /** Its sign in the sum (+1 or −1; another factor is shown as given). */
+  sign: number;
+}
+
 /**
  * The server's comparison of stored numbers with each other: per token
- * `token_objective − (surrogate − kl_penalty + entropy_bonus)`, per step `−Σ weight·token_objective`
- * against the logged policy loss. null where a check could not run (`missing` says why).
+ * `token_objective − Σ sign·part` over the spec's `composition` (e.g. surrogate − kl_penalty +
+ * entropy_bonus), per step `−Σ weight·token_objective` against the logged policy loss. null where
+ * a check could not run (`missing` says why).
  */
 export interface StepChecks {
+  /** The parts of token_objective as the run's algorithm spec defines them (older servers: absent). */
+  composition?: CompositionPart[] | null;
   objective_residual: (number | null)[] | null;
   objective_max_abs_residual: number | null;
   objective_ok: boolean | null;

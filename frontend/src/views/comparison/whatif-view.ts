@@ -1,18 +1,28 @@
 // Reading the server's what-if answer for display. The server recomputes the step under another
-// algorithm and summarises the change (step loss, sign flips, newly clipped tokens, per-response
-// weights); this module only reshapes those server values for the panel.
+// algorithm and summarises the change (step loss, push flips — tokens whose g changes sign —, newly
+// clipped tokens, per-response weights); this module only reshapes those server values for the panel.
 import type { IndexList, StepPayload, TokenSelection } from '../../lib/types';
 import type { Category } from '../../lib/colour-scale';
-import { formatStoredValue, responseCount, tokenCount } from '../explainer/term-values';
+import { formatStoredValue, lookupField, responseCount, tokenCount, type BoundValue } from '../explainer/term-values';
 
 export type { IndexList };
 
-/** Per-token difference the server sends with a what-if (what-if − stored, null where not stored). */
+/** Per-token differences the server sends with a what-if (what-if − stored, null where not stored). */
 export const OBJECTIVE_DELTA = 'token_objective_delta';
+export const GRAD_COEF_DELTA = 'grad_coef_delta';
+
+/** The server's difference column for a painted column ("grad_coef" → "grad_coef_delta"). */
+export function deltaColumnOf(column: string): string {
+  return `${column}_delta`;
+}
+
+/** Said instead of a push-flip count when the server could not compare push directions. */
+export const NO_STORED_G = 'the stored step has no g: push direction cannot be compared';
 
 export interface WhatIfSummary {
   loss: { stored: number | null; whatif: number | null };
-  sign_flips: IndexList | null;
+  /** Tokens whose g changes sign (pushed the other way); absent/null when the stored step has no g. */
+  push_flips?: IndexList | null;
   newly_clipped: IndexList | null;
   response_weight: { stored: (number | null)[] | null; whatif: (number | null)[] | null };
 }
@@ -24,17 +34,17 @@ export interface WhatIfPayload extends StepPayload {
   algorithm?: { name: string; summary?: string | null };
 }
 
-/** Per-token change code from the server's index lists: 0 none, 1 sign flip, 2 newly clipped, 3 both. */
+/** Per-token change code from the server's index lists: 0 none, 1 push flip, 2 newly clipped, 3 both. */
 export const CHANGE_NONE = 0;
 export const CHANGE_FLIP = 1;
 export const CHANGE_CLIPPED = 2;
 export const CHANGE_BOTH = 3;
 
 export const CHANGE_CATEGORIES: Category[] = [
-  { value: CHANGE_NONE, label: 'same sign, same clipping', colour: '#f4f4f4' },
-  { value: CHANGE_FLIP, label: 'pushed the other way (sign flips)', colour: '#805ad5' },
+  { value: CHANGE_NONE, label: 'same push direction, same clipping', colour: '#f4f4f4' },
+  { value: CHANGE_FLIP, label: 'pushed the other way (g changes sign)', colour: '#805ad5' },
   { value: CHANGE_CLIPPED, label: 'newly clipped', colour: '#dd6b20' },
-  { value: CHANGE_BOTH, label: 'flips and newly clipped', colour: '#2d3748' },
+  { value: CHANGE_BOTH, label: 'pushed the other way and newly clipped', colour: '#2d3748' },
 ];
 
 export function changeCodes(payload: WhatIfPayload, tokens: number): number[] {
@@ -42,7 +52,7 @@ export function changeCodes(payload: WhatIfPayload, tokens: number): number[] {
   const mark = (list: IndexList | null | undefined, bit: number) => {
     for (const index of list?.indices ?? []) if (index >= 0 && index < tokens) codes[index] |= bit;
   };
-  mark(payload.summary?.sign_flips, CHANGE_FLIP);
+  mark(payload.summary?.push_flips, CHANGE_FLIP);
   mark(payload.summary?.newly_clipped, CHANGE_CLIPPED);
   return codes;
 }
@@ -113,9 +123,59 @@ export function weightRows(summary: WhatIfSummary | undefined, responses: number
   }));
 }
 
-/** True when the server sent the per-token difference (older servers did not). */
+/** True when the server sent the per-token difference column (older servers did not). */
+export function hasDeltaColumn(payload: WhatIfPayload | null, column: string): boolean {
+  return Array.isArray(payload?.tokens[column]);
+}
+
+/** True when the server sent the per-token objective difference. */
 export function hasObjectiveDelta(payload: WhatIfPayload | null): boolean {
-  return Array.isArray(payload?.tokens[OBJECTIVE_DELTA]);
+  return hasDeltaColumn(payload, OBJECTIVE_DELTA);
+}
+
+/** The push-flip count as the panel writes it, or why there is none. */
+export function pushFlipsText(summary: WhatIfSummary, storedHasG: boolean): string {
+  if (summary.push_flips) return String(summary.push_flips.count);
+  return storedHasG ? 'unknown (the server sent no push comparison)' : NO_STORED_G;
+}
+
+/** Terms compared for the selected token, stored vs what-if: the push g first. */
+export const COMPARED_FIELDS = ['grad_coef', 'token_objective', 'advantage', 'ratio', 'surrogate', 'kl_penalty', 'weight', 'clipped', 'selected'];
+
+/** The server's per-token differences shown for the selected token, in this order. */
+export const DELTA_FIELDS: { column: string; label: string }[] = [
+  { column: GRAD_COEF_DELTA, label: 'g difference (what-if − stored)' },
+  { column: OBJECTIVE_DELTA, label: 'objective difference (what-if − stored)' },
+];
+
+export interface ComparedRow {
+  field: string;
+  stored: BoundValue;
+  whatif: BoundValue;
+}
+
+/** Stored vs what-if values of the compared terms at the selected token (terms neither side has are left out). */
+export function comparedRows(step: StepPayload, payload: WhatIfPayload, selection: TokenSelection): ComparedRow[] {
+  return COMPARED_FIELDS.map((field) => ({
+    field,
+    stored: lookupField(step, selection, field),
+    whatif: lookupField(payload, selection, field),
+  })).filter((r) => r.stored.source !== 'missing' || r.whatif.source !== 'missing');
+}
+
+export interface DeltaRow {
+  column: string;
+  label: string;
+  value: BoundValue['value'];
+}
+
+/** The server's differences at the selected token, for the columns it sent. */
+export function deltaRows(payload: WhatIfPayload, selection: TokenSelection): DeltaRow[] {
+  return DELTA_FIELDS.filter(({ column }) => hasDeltaColumn(payload, column)).map(({ column, label }) => ({
+    column,
+    label,
+    value: lookupField(payload, selection, column).value,
+  }));
 }
 
 /** One plain sentence naming what the recomputation lacked, or null when nothing is missing. */

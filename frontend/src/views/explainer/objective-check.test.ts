@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkTokenObjective } from './objective-check';
+import { checkTokenObjective, partTitle } from './objective-check';
 import { makeStep, makeTamperedStep } from './test-fixtures';
 
 describe('checkTokenObjective', () => {
@@ -7,8 +7,33 @@ describe('checkTokenObjective', () => {
     const check = checkTokenObjective(makeStep(), { response: 0, position: 0 });
     expect(check.status).toBe('match');
     expect(check.token_objective).toBe(0.76);
-    expect(check.surrogate).toBe(0.77);
+    expect(check.parts.find((p) => p.term === 'surrogate')?.value).toBe(0.77);
     expect(check.residual).toBe(0);
+  });
+
+  it('falls back to surrogate − kl_penalty + entropy_bonus when the server sends no composition', () => {
+    const check = checkTokenObjective(makeStep(), { response: 1, position: 0 });
+    expect(check.parts.map((p) => [p.op, p.term, p.value])).toEqual([
+      ['', 'surrogate', -0.56],
+      ['−', 'kl_penalty', 0.02],
+      ['+', 'entropy_bonus', 0],
+    ]);
+  });
+
+  it('shows the parts the server names in checks.composition, in its order', () => {
+    const step = makeStep();
+    (step.tokens as Record<string, unknown>).is_term = [0.5, 0.25, 0, 0];
+    step.checks = { ...step.checks!, composition: [{ term: 'is_term', sign: 1 }, { term: 'kl_penalty', sign: -1 }, { term: 'not_stored', sign: 0.5 }] };
+    const check = checkTokenObjective(step, { response: 0, position: 0 });
+    expect(check.parts.map((p) => ({ op: p.op, factor: p.factor, term: p.term, value: p.value }))).toEqual([
+      { op: '', factor: '', term: 'is_term', value: 0.5 },
+      { op: '−', factor: '', term: 'kl_penalty', value: 0.01 },
+      { op: '+', factor: '0.5·', term: 'not_stored', value: null },
+    ]);
+    expect(check.parts[1].title).toBe('stored β·KL');
+    expect(partTitle('is_term')).toBe('stored is_term');
+    // The verdict is still the server's: nothing is added up here.
+    expect(check.status).toBe('match');
   });
 
   it('flags the token the server found not adding up (e.g. an imported run)', () => {

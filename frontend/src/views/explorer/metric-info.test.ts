@@ -3,7 +3,7 @@ import { chooseMetrics, formatValue, metricDefinition, plottableMetrics } from '
 
 describe('metric info', () => {
   it('defines known metrics and falls back for unknown ones', () => {
-    expect(metricDefinition('kl')).toMatch(/KL/);
+    expect(metricDefinition('kl_mean')).toMatch(/KL/);
     expect(metricDefinition('<b>x</b>')).toBe('Logged by the run for every update.');
   });
   it('offers only non-schedule columns that have values', () => {
@@ -11,7 +11,7 @@ describe('metric info', () => {
   });
   it('keeps the user choice when present, else preferred defaults', () => {
     expect(chooseMetrics(['a', 'kl', 'loss'], ['kl', 'gone'])).toEqual(['kl']);
-    expect(chooseMetrics(['a', 'kl', 'loss', 'reward_mean'], [])).toEqual(['reward_mean', 'loss', 'kl']);
+    expect(chooseMetrics(['a', 'kl_mean', 'loss', 'reward_mean'], [])).toEqual(['reward_mean', 'loss', 'kl_mean']);
     expect(chooseMetrics(['x', 'y'], [])).toEqual(['x', 'y']);
     expect(chooseMetrics(['a', 'b', 'c', 'd', 'e'], ['a', 'b', 'c', 'd', 'e'])).toHaveLength(4);
   });

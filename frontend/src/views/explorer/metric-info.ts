@@ -9,7 +9,7 @@ const DEFINITIONS: Record<string, string> = {
   rollout_accuracy: 'Share of correct responses over the whole rollout batch.',
   response_length_mean: 'Average number of completion tokens per response.',
   truncated_fraction: 'Share of responses cut off at the length limit before finishing.',
-  entropy: 'Average token entropy of the policy: how unsure the model is about its next token.',
+  entropy_mean: 'Average token entropy of the policy over the tokens the loss used: how unsure the model is about its next token.',
   loss: 'The scalar the optimizer minimised in this update (policy loss plus any value loss).',
   policy_loss: 'Minus the step-level objective J: aggregation of the per-token objectives.',
   value_loss: 'Loss of the critic (value head) that estimates returns, for GAE advantages.',
@@ -17,8 +17,17 @@ const DEFINITIONS: Record<string, string> = {
   lr: 'Learning rate in force for this update.',
   update_seconds: 'Wall-clock seconds spent on this optimizer update.',
   tokens_per_second: 'Training throughput: completion tokens processed per second.',
-  kl: 'Average per-token KL estimate between the policy and the reference model.',
-  clip_fraction: 'Share of tokens whose importance ratio was clipped (their gradient is cut).',
+  kl_mean: 'Average per-token KL estimate between the policy and the reference model.',
+  clip_fraction_region: 'Share of tokens whose importance ratio was clipped on either side (their gradient is cut).',
+  dual_clip_fraction: 'Share of tokens with Â < 0 held by the dual-clip cap δ.',
+  selected_fraction: 'Share of tokens that carry the policy gradient after token selection.',
+  token_objective_mean: 'Average per-token objective o over the tokens the loss used.',
+  advantage_mean: 'Average advantage over the tokens of this update.',
+  advantage_std: 'Spread of the advantages over the tokens of this update.',
+  ratio_min: 'Smallest importance ratio in this update.',
+  ratio_max: 'Largest importance ratio in this update.',
+  push_abs_sum: 'Σ|g| over the update: the total push the loss put on the tokens\' log-probabilities.',
+  zero_std_group_fraction: 'Share of prompt groups whose rewards were all equal (zero advantage for every member).',
   clip_fraction_low: 'Share of tokens clipped below 1 − ε (negative advantages).',
   clip_fraction_high: 'Share of tokens clipped above 1 + ε (positive advantages).',
   ratio_mean: 'Average importance ratio π/π_old: 1 means the policy has not moved yet.',
@@ -35,7 +44,7 @@ export function metricDefinition(name: string): string {
 const SCHEDULE_COLUMNS = new Set(['step', 'rollout', 'epoch', 'minibatch']);
 
 /** Preferred first rings, in order, when the user has not chosen. */
-const PREFERRED = ['reward_mean', 'loss', 'entropy', 'kl', 'accuracy', 'response_length_mean', 'grad_norm', 'clip_fraction'];
+const PREFERRED = ['reward_mean', 'loss', 'entropy_mean', 'kl_mean', 'accuracy', 'response_length_mean', 'grad_norm', 'clip_fraction_region'];
 
 /** Metric columns worth plotting: not schedule columns, at least one finite value. */
 export function plottableMetrics(columns: Record<string, (number | null)[]>): string[] {

@@ -17,8 +17,23 @@ export interface ColourSourceInfo {
   description: string;
 }
 
+/** The stored per-token gradient coefficient g = ∂(−loss)/∂ℓ: the push on the token's log-prob ℓ. */
+export const PUSH_COLUMN = 'grad_coef';
+export const OBJECTIVE_COLUMN = 'token_objective';
+/** Said wherever a view wanted g and paints the objective instead (runs stored before g existed). */
+export const NO_G_NOTE = 'no g stored: colouring by objective';
+
 export const COLOUR_SOURCE_INFO: ColourSourceInfo[] = [
-  { source: 'token_objective', label: 'Token objective', description: 'o = surrogate − KL penalty + entropy bonus: red tokens are pushed down, blue pushed up.' },
+  {
+    source: 'grad_coef',
+    label: 'Push on log-prob (g)',
+    description: 'g = ∂(−loss)/∂ℓ: how the update moves this token\'s log-probability ℓ; blue pushed up, red pushed down, white untouched.',
+  },
+  {
+    source: 'token_objective',
+    label: 'Token objective',
+    description: 'o = the per-token objective the loss aggregates; its sign is not the push direction (see g).',
+  },
   { source: 'advantage', label: 'Advantage', description: 'How much better than expected the response (or token) was.' },
   { source: 'ratio', label: 'Ratio', description: 'Importance ratio π/π_old used in the objective; white = 1 (policy unchanged).' },
   { source: 'kl', label: 'KL', description: 'Per-token KL estimate against the reference model.' },
@@ -63,6 +78,7 @@ export function colourScaleFor(source: ColourSource, values: (number | null)[]):
       return categoricalScale(CLIP_CATEGORIES);
     case 'ratio':
       return divergingScale(values, 2, 98, 1);
+    case 'grad_coef': // white = untouched (g = 0)
     default:
       return divergingScale(values);
   }
@@ -74,10 +90,66 @@ const SOURCE_COLUMNS: Partial<Record<ColourSource, string[]>> = {
   clip: ['clipped_low', 'clipped_high'],
 };
 
-/** Which colour sources this step can show: exactly those colourValues does not answer null for,
- * decided from which columns the payload has, without building every source's values. */
+/** True when the step sends the token column with at least one value in it. */
+export function hasTokenColumn(step: StepPayload | null | undefined, name: string): boolean {
+  const column = step?.tokens[name];
+  return name !== 'offsets' && Array.isArray(column) && column.some((v) => v !== null && v !== undefined);
+}
+
+/** Which colour sources this step can show: those whose columns the payload sends with at least
+ * one value (a column of nulls would paint nothing), without building every source's values. */
 export function availableSources(step: StepPayload): ColourSource[] {
   return COLOUR_SOURCE_INFO.map((c) => c.source).filter((s) =>
-    (SOURCE_COLUMNS[s] ?? [s]).some((name) => name !== 'offsets' && Boolean(step.tokens[name])),
+    (SOURCE_COLUMNS[s] ?? [s]).some((name) => hasTokenColumn(step, name)),
   );
+}
+
+export interface ResolvedColour {
+  /** The source actually painted. */
+  source: ColourSource;
+  /** Why it is not the one asked for, or null when it is. */
+  note: string | null;
+}
+
+/** The source to paint when `wanted` is asked for and the step can show `available`: g falls
+ * back to the objective (older runs), anything else to the first available source. */
+export function resolveColourSource(available: ColourSource[], wanted: ColourSource): ResolvedColour {
+  if (available.includes(wanted)) return { source: wanted, note: null };
+  if (wanted === PUSH_COLUMN && available.includes(OBJECTIVE_COLUMN)) return { source: OBJECTIVE_COLUMN, note: NO_G_NOTE };
+  const fallback = available[0];
+  if (fallback === undefined) return { source: wanted, note: null };
+  return { source: fallback, note: `${colourSourceInfo(wanted).label} not stored: colouring by ${colourSourceInfo(fallback).label}` };
+}
+
+/** The legend's label: the painted source, and the fallback note when there is one. */
+export function legendLabel(resolved: ResolvedColour): string {
+  const label = colourSourceInfo(resolved.source).label;
+  return resolved.note ? `${label} (${resolved.note})` : label;
+}
+
+export interface TokenPaint {
+  /** The token column the strips are painted with. */
+  column: typeof PUSH_COLUMN | typeof OBJECTIVE_COLUMN;
+  /** Short name of the painted quantity, for legends and tooltips. */
+  label: string;
+  /** What the colours mean. */
+  meaning: string;
+  /** NO_G_NOTE when g was wanted but some step lacks it, else null. */
+  note: string | null;
+}
+
+/** How views outside the inspector (side by side, learning mode, what-if) paint token strips: by
+ * g when every given step stores it, else all by the objective, so one shared scale always
+ * means one quantity. Steps not loaded yet (null) are not counted. */
+export function tokenPaint(steps: (StepPayload | null | undefined)[]): TokenPaint {
+  const loaded = steps.filter((s): s is StepPayload => !!s);
+  if (loaded.length > 0 && loaded.every((s) => hasTokenColumn(s, PUSH_COLUMN))) {
+    return { column: PUSH_COLUMN, label: 'g (push on log-prob)', meaning: 'blue: pushed up, red: pushed down, white: untouched', note: null };
+  }
+  return {
+    column: OBJECTIVE_COLUMN,
+    label: 'token objective o',
+    meaning: 'its sign is not the push direction',
+    note: loaded.length > 0 ? NO_G_NOTE : null,
+  };
 }

@@ -4,12 +4,22 @@ import type { TooltipContent, TooltipRow } from '../../lib/tooltip/tooltip.svelt
 import type { StepPayload } from '../../lib/types';
 import { formatValue } from '../explorer/metric-info';
 
-/** Display order: the objective and its parts first, then inputs; unknown columns follow alphabetically. */
+/** Display order: the push g first, then the objective and its parts, then inputs; unknown
+ * columns follow alphabetically. */
 const ORDER = [
-  'token_objective', 'surrogate', 'advantage', 'ratio', 'log_ratio', 'clipped', 'clipped_low', 'clipped_high',
+  'grad_coef', 'token_objective', 'surrogate', 'advantage', 'ratio', 'log_ratio', 'clipped', 'clipped_low', 'clipped_high',
   'min_branch', 'kl', 'kl_penalty', 'entropy', 'entropy_rank', 'entropy_bonus', 'weight', 'selected',
   'logprob', 'old_logprob', 'ref_logprob', 'value', 'return',
 ];
+
+/** Row labels for columns whose bare name says too little; every other row is labelled by its column. */
+const LABELS: Record<string, string> = {
+  grad_coef: 'g (push)',
+};
+
+export function termLabel(column: string): string {
+  return LABELS[column] ?? column;
+}
 
 /** Token columns that identify the token rather than describe it. */
 const IDENTITY = new Set(['offsets', 'token', 'position', 'token_id']);
@@ -51,7 +61,7 @@ export function tokenTooltip(step: StepPayload, responseIndex: number, index: nu
   const rows: TooltipRow[] = [];
   for (const name of termColumns(step)) {
     const column = tokens[name] as unknown[];
-    rows.push({ label: name, value: cell(column[index]), strong: name === highlight || (highlight === 'clip' && name.startsWith('clipped')) });
+    rows.push({ label: termLabel(name), value: cell(column[index]), strong: name === highlight || (highlight === 'clip' && name.startsWith('clipped')) });
   }
   const logprob = (tokens.logprob as (number | null)[] | undefined)?.[index];
   if (typeof logprob === 'number') {

@@ -84,4 +84,16 @@ describe('beatView: what is on screen', () => {
     expect(narration(beatView(step, 1), 'grpo')).toContain('3 responses');
     expect(narration(beatView(step, 3), 'grpo')).toContain('grpo');
   });
+
+  it('paints by the push g when the step stores it, else by the objective and says so', () => {
+    const old = beatView(step, 3);
+    expect(old.paint).toMatchObject({ column: 'token_objective', note: 'no g stored: colouring by objective' });
+    expect(narration(old, 'grpo')).toContain('stores no push g');
+    expect(narration(old, 'grpo')).not.toContain('Blue tokens');
+    const withG = { ...step, tokens: { ...step.tokens, grad_coef: [0.2, -0.1, -0.1, 0] } };
+    const view = beatView(withG, 3);
+    expect(view.paint).toMatchObject({ column: 'grad_coef', note: null });
+    expect(narration(view, 'grpo')).toContain('push g');
+    expect(narration(view, 'grpo')).toContain('blue tokens will be made more likely');
+  });
 });

@@ -3,6 +3,7 @@
 // later beat (rewards before they are "computed", the update before the loss) leaks early.
 import type { StepPayload } from '../../lib/types';
 import { responseCount } from '../explainer/term-values';
+import { tokenPaint, type TokenPaint } from '../inspector/colour-source';
 
 export const BEAT_IDS = ['prompts', 'responses', 'rewards', 'objectives', 'aggregation', 'update'] as const;
 export type BeatId = (typeof BEAT_IDS)[number];
@@ -87,8 +88,10 @@ export interface LearningGroup {
 export interface BeatView {
   beat: BeatId;
   groups: LearningGroup[];
-  /** Per-token stored objective, shown from the 'objectives' beat on. */
+  /** Per-token stored push g (or objective, for runs without g), shown from the 'objectives' beat on. */
   showTokenObjectives: boolean;
+  /** Which column paints the tokens once they are shown: g, or the objective as a fallback. */
+  paint: TokenPaint;
   /** Per-token stored aggregation weight, shown from the 'aggregation' beat on. */
   showWeights: boolean;
   /** Stored step metrics shown at this beat (loss from 'aggregation', the update's from 'update'). */
@@ -148,6 +151,7 @@ export function beatView(step: StepPayload, beat: number): BeatView {
     beat: id,
     groups: [...groups.values()].sort((a, b) => a.prompt - b.prompt),
     showTokenObjectives: visible.objectives,
+    paint: tokenPaint([step]),
     showWeights: visible.aggregation,
     metrics,
   };
@@ -168,7 +172,12 @@ export function narration(view: BeatView, algorithmName: string): string {
         'Within a group, better-than-average responses will be pushed up and worse ones down.';
     case 'objectives':
       return `${algorithmName} turns each reward into a per-token objective (ratio × advantage, clipped, ` +
-        'minus any KL penalty). Blue tokens will be made more likely, red ones less likely.';
+        'minus any KL penalty). ' +
+        (view.paint.note === null
+          ? 'Its gradient gives every token a push g on its log-probability: blue tokens will be made more likely, ' +
+            'red ones less likely, white ones are left alone.'
+          : 'The colours show that objective; this run stores no push g, and the objective\'s sign is not ' +
+            'the direction a token is pushed.');
     case 'aggregation':
       return 'Every token\'s objective is multiplied by its aggregation weight and summed into one number, ' +
         'the step objective J; the optimizer minimises loss = −J.';
