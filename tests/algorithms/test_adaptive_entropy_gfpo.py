@@ -54,26 +54,15 @@ class TRLController:
     """A bare TRL GRPOTrainer (loss_type="dapo", use_adaptive_entropy=True) kept across steps."""
 
     def __init__(self, trl_oracle, hp):
-        trainer = trl_oracle.trl_grpo.GRPOTrainer.__new__(trl_oracle.trl_grpo.GRPOTrainer)
-        trainer.args = SimpleNamespace(use_bias_correction_kl=False, delta=None, steps_per_generation=1,
-                                       sapo_temperature_pos=1.0, sapo_temperature_neg=1.05,
-                                       entropy_target=hp["entropy_target"], entropy_coef_delta=hp["entropy_coef_delta"],
-                                       entropy_coef_min=hp["entropy_coef_min"], entropy_coef_max=hp["entropy_coef_max"])
-        trainer.loss_type = "dapo"
-        trainer.beta = 0.0
-        trainer.epsilon_low = trainer.epsilon_high = hp["epsilon"]
-        trainer.importance_sampling_level = "token"
-        trainer.top_entropy_quantile = hp["top_entropy_quantile"]
-        trainer.off_policy_mask_threshold = None
-        trainer.use_vllm = False
-        trainer.aux_loss_enabled = False
-        trainer.max_completion_length = None
-        trainer.current_gradient_accumulation_steps = 1
-        trainer.model = SimpleNamespace(training=True)
         accelerator = trl_oracle._SingleProcessAccelerator()
         accelerator.sync_gradients = True  # one micro-batch per optimizer step
-        trainer.accelerator = accelerator
-        trainer._metrics = {"train": defaultdict(list), "eval": defaultdict(list)}
+        trainer = trl_oracle.bare_trainer(
+            args=dict(delta=None, sapo_temperature_pos=1.0, sapo_temperature_neg=1.05,
+                      entropy_target=hp["entropy_target"], entropy_coef_delta=hp["entropy_coef_delta"],
+                      entropy_coef_min=hp["entropy_coef_min"], entropy_coef_max=hp["entropy_coef_max"]),
+            loss_type="dapo", beta=0.0, epsilon_low=hp["epsilon"], epsilon_high=hp["epsilon"],
+            importance_sampling_level="token", top_entropy_quantile=hp["top_entropy_quantile"],
+            max_completion_length=None, accelerator=accelerator)
         # What GRPOTrainer.__init__ sets for adaptive entropy (grpo_trainer.py ~846-857).
         trainer.entropy_coef = hp["entropy_coef"]
         trainer.use_adaptive_entropy = True

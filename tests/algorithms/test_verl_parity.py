@@ -101,7 +101,7 @@ def test_clip_cov_loss_and_gradient_match_verl(ca, data_seed, ratio, eps_high, s
     config = oracle.actor_config(epsilon=0.2, epsilon_high=eps_high, clip_cov_ratio=ratio)
     loss, vgrad, metrics = verl_loss(ca.compute_policy_loss_clip_cov, logprobs, old, mask, adv, config, seed=seed)
     n_cand, budget = candidates_and_budget(logprobs, old, mask, adv, eps=0.2, eps_high=eps_high, ratio=ratio)
-    chosen = out.terms["clipped"] - out.terms["min_branch"]
+    chosen = out.terms["cov_selected"]
     assert n_cand > 0 and chosen.sum().item() == min(n_cand, budget)  # the selection fires
     if ratio < 0.5:
         assert n_cand > budget  # ... and the random draw decides which
@@ -129,7 +129,7 @@ def test_clip_cov_seed_makes_the_choice_deterministic():
     for _ in range(2):
         torch.manual_seed(len(picks))  # the global generator must not matter
         out, _ = unipo_loss("clip_cov", logprobs, old, mask, adv, clip_cov_ratio=0.05, clip_cov_seed=5)
-        picks.append(out.terms["clipped"] - out.terms["min_branch"])
+        picks.append(out.terms["cov_selected"])
     assert torch.equal(picks[0], picks[1]) and picks[0].sum() > 0
 
 
@@ -139,7 +139,7 @@ def test_kl_cov_loss_and_gradient_match_verl(ca, data_seed, ratio, coef):
     out, grad = unipo_loss("kl_cov", logprobs, old, mask, adv, kl_cov_ratio=ratio, ppo_kl_coef=coef)
     config = oracle.actor_config(kl_cov_ratio=ratio, ppo_kl_coef=coef)
     loss, vgrad, _ = verl_loss(ca.compute_policy_loss_kl_cov, logprobs, old, mask, adv, config)
-    selected = out.terms["clipped"]
+    selected = out.terms["cov_selected"]
     assert selected.sum().item() == max(1, int(int(mask.sum()) * ratio))  # the selection fires
     assert abs(out.loss.item() - loss.item()) <= TOL
     assert torch.allclose(grad, vgrad, atol=TOL, rtol=0)

@@ -34,30 +34,31 @@ class _SingleProcessAccelerator:
         return x
 
 
+def bare_trainer(*, args: dict, **attributes):
+    """A GRPOTrainer built with __new__ holding only what _compute_loss reads (single process, training,
+    no KL bias correction: UNIPO never reweights the KL), plus `attributes` and extra `args`."""
+    trainer = trl_grpo.GRPOTrainer.__new__(trl_grpo.GRPOTrainer)
+    trainer.args = SimpleNamespace(use_bias_correction_kl=False, steps_per_generation=1, **args)
+    defaults = dict(off_policy_mask_threshold=None, use_vllm=False, aux_loss_enabled=False,
+                    _entropy_bonus_enabled=False, current_gradient_accumulation_steps=1,
+                    model=SimpleNamespace(training=True), accelerator=_SingleProcessAccelerator(),
+                    _metrics={"train": defaultdict(list), "eval": defaultdict(list)})
+    for name, value in {**defaults, **attributes}.items():
+        setattr(trainer, name, value)
+    return trainer
+
+
 def trl_loss(*, loss_type, logprobs, old_logprobs, mask, advantages, ref_logprobs=None, entropies=None,
              beta=0.0, epsilon=0.2, epsilon_high=None, delta=None, importance_sampling_level="token",
              top_entropy_quantile=1.0, max_completion_length=None, num_items_in_batch=None,
              sapo_temperature_pos=1.0, sapo_temperature_neg=1.05):
     """Return (loss, metrics) from TRL's _compute_loss; `logprobs` must require grad."""
-    trainer = trl_grpo.GRPOTrainer.__new__(trl_grpo.GRPOTrainer)
-    trainer.args = SimpleNamespace(use_bias_correction_kl=False, delta=delta, steps_per_generation=1,
-                                   sapo_temperature_pos=sapo_temperature_pos,
-                                   sapo_temperature_neg=sapo_temperature_neg)
-    trainer.loss_type = loss_type
-    trainer.beta = beta
-    trainer.epsilon_low = epsilon
-    trainer.epsilon_high = epsilon if epsilon_high is None else epsilon_high
-    trainer.importance_sampling_level = importance_sampling_level
-    trainer.top_entropy_quantile = top_entropy_quantile
-    trainer.off_policy_mask_threshold = None
-    trainer.use_vllm = False
-    trainer.aux_loss_enabled = False
-    trainer._entropy_bonus_enabled = False
-    trainer.max_completion_length = max_completion_length
-    trainer.current_gradient_accumulation_steps = 1
-    trainer.model = SimpleNamespace(training=True)
-    trainer.accelerator = _SingleProcessAccelerator()
-    trainer._metrics = {"train": defaultdict(list), "eval": defaultdict(list)}
+    trainer = bare_trainer(args=dict(delta=delta, sapo_temperature_pos=sapo_temperature_pos,
+                                     sapo_temperature_neg=sapo_temperature_neg),
+                           loss_type=loss_type, beta=beta, epsilon_low=epsilon,
+                           epsilon_high=epsilon if epsilon_high is None else epsilon_high,
+                           importance_sampling_level=importance_sampling_level,
+                           top_entropy_quantile=top_entropy_quantile, max_completion_length=max_completion_length)
     if entropies is None:
         entropies = torch.zeros_like(logprobs.detach())
     trainer._get_per_token_logps_and_entropies = lambda *args, **kwargs: (logprobs, entropies, None)

@@ -67,29 +67,14 @@ except StopIteration:  # pragma: no cover - only when TRL's source changed
 
 def _trainer(*, loss_type, beta, epsilon, epsilon_high, delta, importance_sampling_level, top_entropy_quantile,
              max_completion_length, vespo, use_vllm, mode, clip_min, clip_max):
-    trainer = trl_grpo.GRPOTrainer.__new__(trl_grpo.GRPOTrainer)
-    trainer.args = SimpleNamespace(use_bias_correction_kl=False, delta=delta, steps_per_generation=1,
-                                   sapo_temperature_pos=1.0, sapo_temperature_neg=1.05, **vespo)
-    trainer.loss_type = loss_type
-    trainer.beta = beta
-    trainer.epsilon_low = epsilon
-    trainer.epsilon_high = epsilon if epsilon_high is None else epsilon_high
-    trainer.importance_sampling_level = importance_sampling_level
-    trainer.top_entropy_quantile = top_entropy_quantile
-    trainer.off_policy_mask_threshold = None
-    trainer.use_vllm = use_vllm
-    trainer.vllm_importance_sampling_correction = use_vllm
-    trainer.vllm_importance_sampling_mode = mode
-    trainer.vllm_importance_sampling_clip_min = clip_min
-    trainer.vllm_importance_sampling_clip_max = clip_max
-    trainer.aux_loss_enabled = False
-    trainer._entropy_bonus_enabled = False
-    trainer.max_completion_length = max_completion_length
-    trainer.current_gradient_accumulation_steps = 1
-    trainer.model = SimpleNamespace(training=True)
-    trainer.accelerator = _BASE._SingleProcessAccelerator()
-    trainer._metrics = {"train": defaultdict(list), "eval": defaultdict(list)}
-    return trainer
+    return _BASE.bare_trainer(
+        args=dict(delta=delta, sapo_temperature_pos=1.0, sapo_temperature_neg=1.05, **vespo),
+        loss_type=loss_type, beta=beta, epsilon_low=epsilon,
+        epsilon_high=epsilon if epsilon_high is None else epsilon_high,
+        importance_sampling_level=importance_sampling_level, top_entropy_quantile=top_entropy_quantile,
+        use_vllm=use_vllm, vllm_importance_sampling_correction=use_vllm, vllm_importance_sampling_mode=mode,
+        vllm_importance_sampling_clip_min=clip_min, vllm_importance_sampling_clip_max=clip_max,
+        max_completion_length=max_completion_length)
 
 
 def trl_importance_sampling(*, old_logprobs, sampling_logprobs, mask, mode="sequence_mask", clip_min=None,

@@ -68,7 +68,6 @@ def write_algorithm_run(path: Path, preset: str, steps: int = 2):
                                          advantages=details.advantages, ref_logprobs=r["ref"],
                                          entropies=r["entropy"], values=values,
                                          truncated=torch.zeros(n, dtype=torch.bool)))
-        out.loss.backward()
         tokens = [[VOCAB[int(i)] for i in row] for row in r["token_ids"]]
         writer.write_update(step, StepRecord(
             prompt_index=np.repeat(np.arange(N_PROMPTS), GROUP),
@@ -83,7 +82,7 @@ def write_algorithm_run(path: Path, preset: str, steps: int = 2):
             returns=None if details.returns is None else details.returns.detach().numpy(),
             terms={k: v.detach().numpy() for k, v in out.terms.items()},
             rollout=step, epoch=0, minibatch=0,
-        ), {"loss": float(out.loss.detach()), "policy_loss": float(out.loss.detach()), "grad_norm": float(logprob.grad.norm()),
+        ), {"loss": float(out.loss.detach()), "policy_loss": float(out.loss.detach()), "grad_norm": float(out.push.norm()),
             "lr": 1e-5, "rollout": step, "epoch": 0, "minibatch": 0})
     writer.close("finished")
 

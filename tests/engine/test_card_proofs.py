@@ -44,6 +44,7 @@ def _needs(spec) -> set:
 
 def _cases():
     cases = {p.name: (p.name, {}) for p in list_presets()}
+    cases["gfpo"] = ("gfpo", {"gfpo_keep": 2})  # groups of 4 here: keep the best 2
     cases.update(EXTRA_SPECS)
     return cases
 

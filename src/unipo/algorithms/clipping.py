@@ -28,6 +28,7 @@ class ClipResult:
     min_branch: torch.Tensor | None = None
     fractions: dict[str, torch.Tensor] = field(default_factory=dict)
     clipped: torch.Tensor | None = None
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)  # extra per-token terms the rule stores
 
 
 def _less(x, bound, dtype):

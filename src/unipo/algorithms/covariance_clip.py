@@ -24,8 +24,8 @@ compute_objective frame (its `maskf` and `log_ratio` locals) — see _objective_
 mask they raise, since the covariance over padding would silently pick wrong tokens.
 
 The selection is handed to the flag function of the same objective call (which receives the same
-advantages tensor), so it is stored: Clip-Cov's detached tokens are `clipped` minus `min_branch`
-(PPO's own clip), KL-Cov's penalised tokens are `clipped`; both log `cov_selected_fraction`.
+advantages tensor); both store the chosen tokens as the term `cov_selected` (Clip-Cov also counts them
+in `clipped`, since their gradient is cut) and log `cov_selected_fraction`.
 """
 from __future__ import annotations
 
@@ -137,6 +137,7 @@ def clip_cov_flags(below, above, advantages, hp, dtype):
         return base
     chosen = chosen.to(dtype)
     base.fractions["cov_selected_fraction"] = chosen
+    base.terms["cov_selected"] = chosen
     base.min_branch = base.clipped  # PPO's own clip: the clipped branch of min() is in force
     base.clipped = base.clipped + chosen  # disjoint: Clip-Cov never picks a token PPO already clipped
     return base
@@ -158,7 +159,8 @@ def kl_cov_flags(below, above, advantages, hp, dtype):
     if chosen is None:
         return ClipResult(None)
     chosen = chosen.to(dtype)
-    return ClipResult(None, None, None, None, {"cov_selected_fraction": chosen}, chosen)
+    # KL-Cov clips nothing: its chosen tokens are penalised, stored as their own term.
+    return ClipResult(None, None, None, None, {"cov_selected_fraction": chosen}, None, {"cov_selected": chosen})
 
 
 CLIP_COV = (clip_cov_surrogate, clip_cov_flags)

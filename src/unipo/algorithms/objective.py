@@ -147,6 +147,8 @@ def compute_objective(hp, logprobs, old_logprobs, mask, advantages, *, ref_logpr
             "weight": weight,
             "token_objective": surrogate_t if objective is surrogate else objective.detach() * maskf,
         }
+        for name, value in flags.terms.items():  # the rule's own per-token terms (e.g. KL-Cov's selection)
+            terms[name] = masked(value) if value.shape != maskf.shape else value * maskf
         extra_metrics = {}
         for name, value in weight_terms.items():
             if name.startswith("metric:"):

@@ -15,7 +15,12 @@ def build_algorithm(config: TrainConfig):
     try:
         # L_max (Dr. GRPO's constant, DAPO's overlong buffer) is the generation budget unless set.
         params.setdefault("max_completion_length", config.max_new_tokens)
-        return get_preset(config.algo, **params)
+        algo = get_preset(config.algo, **params)
+        keep = algo.hparams.get("gfpo_keep") or 0
+        if keep and keep >= config.group_size:
+            raise ValueError(f"gfpo_keep = {keep} must be below the group size ({config.group_size}): GFPO "
+                             f"samples the group and keeps the best {keep} (set --group-size or --set gfpo_keep=K)")
+        return algo
     except ValueError as exc:
         raise UnipoError(f"algorithm {config.algo!r}: {exc}") from None
 

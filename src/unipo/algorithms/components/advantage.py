@@ -235,13 +235,32 @@ def _token_reward_relation(step, hp):
     return token_reward, [compare("advantage", "ρ = R·[t = L] + r^KL", token_reward, expected)]
 
 
+def _block_length(discount: float) -> int:
+    """Tokens per block such that discount^block stays above 1e-200 (no underflow in the powers)."""
+    if discount in (0.0, 1.0):
+        return 4096
+    return int(max(1, min(4096, 200 / -np.log10(discount))))
+
+
 def _discounted(values, step, discount):
+    """G_t = Σ_{k≥t} discount^{k−t} x_k within each response, vectorised per block of tokens."""
     out = np.zeros_like(values)
+    block = _block_length(discount)
     for start, end in zip(step.offsets[:-1], step.offsets[1:]):
-        running = 0.0
-        for k in range(end - 1, start - 1, -1):
-            running = values[k] + discount * running
-            out[k] = running
+        carry = 0.0
+        for block_end in range(end, start, -block):
+            block_start = max(start, block_end - block)
+            x = values[block_start:block_end]
+            if discount == 1.0:
+                g = np.cumsum(x[::-1])[::-1] + carry
+            elif discount == 0.0:
+                g = x.copy()
+                g[-1] += 0.0 * carry
+            else:
+                powers = discount ** np.arange(len(x))
+                g = np.cumsum((x * powers)[::-1])[::-1] / powers + carry * discount ** (len(x) - np.arange(len(x)))
+            out[block_start:block_end] = g
+            carry = g[0]
     return out
 
 

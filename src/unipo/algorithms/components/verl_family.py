@@ -22,9 +22,9 @@ _FLAGS = ("clipped_low", "clipped_high", "clipped", "min_branch")
 
 define_term("cov", r"\mathrm{Cov}_{i,t}", None, "clip",
             "centred product (Â − mean Â)(ℓ − mean ℓ) over the update's real tokens")
-define_term("cov_selected", r"c_{i,t}", None, "clip",
+define_term("cov_selected", r"c_{i,t}", "cov_selected", "clip",
             "1 where the covariance rule picked the token (Clip-Cov: gradient detached; KL-Cov: KL penalty); "
-            "stored as clipped − min_branch (Clip-Cov) or clipped (KL-Cov)")
+            "stored as the term cov_selected")
 
 
 # -- numpy mirrors of the selection (flat columns: the step's real tokens) ----------------------
@@ -79,18 +79,18 @@ def _real(step):
     """Columns of the tokens that enter the loss (response filtering applied)."""
     kept = step.kept() > 0
     return kept, {name: step.token(name) for name in ("ratio", "advantage", "logprob", "surrogate", "clipped",
-                                                         "min_branch", "log_ratio")}
+                                                         "min_branch", "log_ratio", "cov_selected")}
 
 
 # -- Clip-Cov -------------------------------------------------------------------------------------
 
 def _clip_cov_relation(step, hp):
     kept, c = _real(step)
-    need = ("ratio", "advantage", "logprob", "surrogate", "clipped", "min_branch")
+    need = ("ratio", "advantage", "logprob", "surrogate", "clipped", "min_branch", "cov_selected")
     if any(c[k] is None for k in need):
         return [missing("clip", "u = min(r·Â, clip(r)·Â)·(1 − c)", *[k for k in need if c[k] is None])]
     r, a, lp = c["ratio"], c["advantage"], c["logprob"]
-    chosen = (c["clipped"] - c["min_branch"]) > 0.5
+    chosen = c["cov_selected"] > 0.5
     ppo = np.minimum(r * a, np.clip(r, 1 - hp["epsilon"], 1 + hp["epsilon_high"]) * a)
     checks = [compare("clip", "u = min(r·Â, clip(r, 1−ε_low, 1+ε_high)·Â)·(1 − c)", c["surrogate"],
                       ppo * (1.0 - chosen) * surrogate_factor(step))]
@@ -136,7 +136,7 @@ _CLIP_COV_HPARAMS = {
 
 @component("clip", "clip_cov", summary="Clip-Cov: PPO clip, plus a random few tokens with large Cov(ℓ, Â) get no gradient",
            compute="unipo.algorithms.covariance_clip:CLIP_COV", inputs=("ratio", "advantage", "logprob", "mask"),
-           terms=("surrogate",) + _FLAGS, level="batch", batch_dependent=lambda hp: _COV_BATCH,
+           terms=("surrogate", "cov_selected") + _FLAGS, level="batch", batch_dependent=lambda hp: _COV_BATCH,
            hparams=_CLIP_COV_HPARAMS, relation=_clip_cov_relation, derivative=_clip_cov_derivative,
            citation=_COV_CITATION)
 def clip_cov_card(hp):
@@ -160,10 +160,10 @@ def clip_cov_card(hp):
 
 def _kl_cov_relation(step, hp):
     kept, c = _real(step)
-    need = ("ratio", "advantage", "logprob", "surrogate", "clipped", "log_ratio")
+    need = ("ratio", "advantage", "logprob", "surrogate", "cov_selected", "log_ratio")
     if any(c[k] is None for k in need):
         return [missing("clip", "u = r·Â − c_KL·|log r|·k", *[k for k in need if c[k] is None])]
-    r, a, chosen = c["ratio"], c["advantage"], c["clipped"] > 0.5
+    r, a, chosen = c["ratio"], c["advantage"], c["cov_selected"] > 0.5
     checks = [compare("clip", f"u = r·Â − {hp['ppo_kl_coef']:g}·|log r|·k", c["surrogate"],
                       (r * a - hp["ppo_kl_coef"] * np.abs(c["log_ratio"]) * chosen) * surrogate_factor(step))]
     if not kept.any():
@@ -195,7 +195,7 @@ _KL_COV_HPARAMS = {
 
 @component("clip", "kl_cov", summary="KL-Cov: no clip; the top tokens by Cov(ℓ, Â) get a |log r| penalty",
            compute="unipo.algorithms.covariance_clip:KL_COV", inputs=("ratio", "advantage", "logprob", "mask", "log_ratio"),
-           terms=("surrogate", "clipped"), level="batch", batch_dependent=lambda hp: _COV_BATCH,
+           terms=("surrogate", "cov_selected"), level="batch", batch_dependent=lambda hp: _COV_BATCH,
            hparams=_KL_COV_HPARAMS, relation=_kl_cov_relation, derivative=_kl_cov_derivative,
            citation=_COV_CITATION)
 def kl_cov_card(hp):
