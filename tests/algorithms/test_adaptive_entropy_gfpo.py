@@ -3,8 +3,6 @@
 The controller is checked against TRL 1.16's own GRPOTrainer._compute_loss driven over a sequence of
 optimizer steps (its coefficient, gate, loss and gradients), and against a transcription of Skywork-OR1's
 EntController; GFPO's filter on hand-made groups; both cards' relations on stored steps."""
-from collections import defaultdict
-from types import SimpleNamespace
 
 import numpy as np
 import pytest

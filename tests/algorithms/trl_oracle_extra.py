@@ -19,9 +19,7 @@ import importlib.util
 import inspect
 import math
 import textwrap
-from collections import defaultdict
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch

@@ -4,7 +4,6 @@ from __future__ import annotations
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from unipo.algorithms import get_preset
 from unipo.engine import TrainConfig, Trainer
 from unipo.models.tokenizer import build_char_tokenizer
 from unipo.tasks import RewardResult, get_task

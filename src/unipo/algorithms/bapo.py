@@ -1,6 +1,6 @@
 """BAPO (arXiv 2510.18927): PPO clip whose bounds are searched per batch so that positive-advantage
 tokens make up a target share ρ0 of the contributions. Reference code: github WooooDyy/BAPO,
-recipe/bapo/policy_loss.py (compute_policy_loss_bapo). Descriptor: components/papers.py.
+recipe/bapo/policy_loss.py (compute_policy_loss_bapo). Descriptor: components/bapo.py.
 
 The search needs to know which positions are real tokens. The objective does not pass the mask to a
 surrogate, so padding is recognised as the engine writes it: log-prob exactly 0 and ratio exactly 1

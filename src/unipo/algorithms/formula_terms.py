@@ -39,6 +39,8 @@ GLOSSARY: dict[str, tuple[str, str | None, str, str]] = {
     "kl": (r"\mathrm{KL}_{i,t}", "kl", "kl", "per-token KL estimate to the reference"),
     "kl_penalty": (r"\beta\,\mathrm{KL}_{i,t}", "kl_penalty", "kl", "KL penalty as it enters the objective"),
     "kl_reward": (r"r^{\mathrm{KL}}_{i,t}", "kl_reward", "kl", "reward the KL penalty adds to the token, −β_r·KL (≤ 0 when KL ≥ 0)"),
+    "advantage_estimate": (r"\hat{A}^{\text{est}}_i", "advantage_estimate", "advantage",
+                           "the estimator's advantage, before any advantage modifier"),
     "shaped_reward": (r"R'_i", "shaped_reward", "advantage", "reward after shaping, R_i + Σ_t r^KL_{i,t}"),
     "grad_coef": (r"g_{i,t}", "grad_coef", "grad_coef", "push on the token's log-prob, −∂L/∂ℓ (sign: up or down)"),
     "entropy": (r"\mathcal{H}_{i,t}", "entropy", "entropy", "entropy of the policy at the token"),

@@ -1,7 +1,7 @@
 """GTPO (arXiv 2508.03772): conflict-token advantage weights and the entropy completion filter.
 
 Reference code: github winstonsmith1897/GTPO, gtpo/gtpo_training.py (build_conflict_mask, the
-entropy shaping in UnslothEfficientGTPO.forward). The descriptor is components/papers.py.
+entropy shaping in UnslothEfficientGTPO.forward). The descriptor is components/gtpo.py.
 
 Positions are counted over real tokens: the k-th real token of a completion (forward) and the k-th
 from its end (backward), so a stored step (padding dropped) gives the same positions.

@@ -1,6 +1,6 @@
 """HA-DW (arXiv 2601.08521, "Your Group-Relative Advantage Is Biased"): history-aware difficulty
 weights on group-relative advantages. Descriptor and the choices made where the paper is not
-explicit: components/papers.py.
+explicit: components/hadw.py.
 
 State (the spec's advantage state, persisted across rollouts and in checkpoints), under "hadw":
   anchor   C, the cross-batch belief of the model's accuracy (None before the first batch)

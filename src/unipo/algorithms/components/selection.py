@@ -28,7 +28,7 @@ def _drop_truncated_relation(step, hp):
            relation=_drop_truncated_relation, citation="Yu et al., DAPO, arXiv:2503.14476")
 def drop_truncated_card(hp):
     return card("filter_truncated", "drop-truncated", "Overlong filtering",
-                rf"m_{{i,t}} \leftarrow m_{{i,t}}\cdot[\text{{response }} i \text{{ not truncated}}]",
+                r"m_{i,t} \leftarrow m_{i,t}\cdot[\text{response } i \text{ not truncated}]",
                 "Responses cut off at the length limit are dropped entirely: their tokens get zero weight and "
                 "leave every denominator, so an unfinished answer is neither rewarded nor punished.")
 
