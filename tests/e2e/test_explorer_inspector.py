@@ -10,6 +10,7 @@ import math
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from unipo.runs import RunReader
 
@@ -242,6 +243,8 @@ def test_token_level_advantage_is_labelled_as_the_first_tokens(page, six_server,
     page.goto(six_server.url + "/?run=reinforce_pp&step=1")
     label = page.locator("[data-response='0'] [data-testid=response-advantage]")
     label.wait_for(timeout=20000)
+    # The label reads "A₀" until the run's algorithm has arrived, then says why: wait for the note.
+    expect(page.get_by_test_id("advantage-note")).to_contain_text("reinforce_pp estimator gives", timeout=20000)
     text = label.inner_text().strip()
     assert text.startswith("A₀ "), text
     assert float(text.split()[1]) == pytest.approx(first["advantage"], rel=1e-3, abs=1e-6)
@@ -251,7 +254,7 @@ def test_token_level_advantage_is_labelled_as_the_first_tokens(page, six_server,
     # A response-level estimator's number is the response's advantage: plain "A", no note.
     page.goto(six_server.url + "/?run=grpo&step=1")
     label = page.locator("[data-response='0'] [data-testid=response-advantage]")
-    label.wait_for(timeout=20000)
-    assert label.inner_text().strip().startswith("A ")
+    # "A₀" (algorithm not known yet) turns into "A" once the run's algorithm has arrived.
+    expect(label).to_have_text(re.compile(r"^A "), timeout=20000)
     assert page.get_by_test_id("advantage-note").count() == 0
     assert not page.errors, page.errors
