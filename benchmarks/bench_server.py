@@ -276,7 +276,7 @@ def bench_memory(work: Path, step_run: Path, large_gb: float, max_requests: int)
                   f"({elapsed / len(requested) * 1000:.0f} ms per cold step over HTTP)")
             assert http.get("/api/algorithms").status_code == 200
             assert http.get("/api/runs/large/algorithm").status_code == 200
-            print(f"RSS after /api/algorithms and the run's algorithm (described by a child process at start, "
+            print(f"RSS after /api/algorithms and the run's algorithm (described in-process without torch, "
                   f"no torch here): {process.memory_info().rss / 1e6:.0f} MB")
             http.get(f"/api/runs/large/steps/{requested[-1]}/whatif?algo=dapo")
             print(f"RSS after one what-if (imports torch, ~190 MB): {process.memory_info().rss / 1e6:.0f} MB")

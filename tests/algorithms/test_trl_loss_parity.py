@@ -1,8 +1,9 @@
 """Loss and gradient w.r.t. log-probs equal TRL 1.16's GRPOTrainer._compute_loss (float64, 1e-8)."""
 import pytest
+from support.parity_report import report
 import torch
 
-from unipo.algorithms import AlgorithmSpec
+from unipo.algorithms import AlgorithmSpec, StepInputs, recompute
 
 pytestmark = pytest.mark.slow  # importing trl takes several seconds
 
@@ -49,6 +50,11 @@ def both(trl_oracle, loss_type, options, ours_extra=None, seed=0, spread=0.4):
                              entropies=entropies, **trl_options)
     out.loss.backward()
     loss.backward()
+    # The stored push g through the one recompute path: −(TRL's own gradient) on real tokens.
+    pushed = recompute(AlgorithmSpec(**hp), StepInputs(logprobs=logprobs, mask=mask, old_logprobs=old,
+                                                       advantages=advantages, ref_logprobs=ref if uses_ref else None,
+                                                       entropies=entropies))
+    assert torch.allclose(pushed.push, -theirs_lp.grad * mask, atol=1e-8, rtol=0)
     return out, loss, ours_lp.grad, theirs_lp.grad, metrics
 
 
@@ -71,6 +77,7 @@ CASES = [
 @pytest.mark.parametrize("loss_type,options", CASES, ids=[f"{c[0]}-{'-'.join(c[1])}" for c in CASES])
 def test_loss_and_gradient_match_trl(trl_oracle, loss_type, options):
     out, loss, ours_grad, theirs_grad, _ = both(trl_oracle, loss_type, options)
+    report(f"TRL {loss_type} {options}", out.loss.item() - loss.item(), float((ours_grad - theirs_grad).abs().max()))
     assert abs(out.loss.item() - loss.item()) < 1e-8
     assert torch.allclose(ours_grad, theirs_grad, atol=1e-8, rtol=0)
     assert float(theirs_grad.abs().sum()) > 0

@@ -97,6 +97,10 @@ def compare(extra, preset, overrides, trl_options, data, *, with_sampling=False,
 
 
 def assert_parity(out, loss, ours_grad, theirs_grad):
+    import os
+    from support.parity_report import report
+    report(os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0].split("::")[-1], out.loss.item() - loss.item(),
+           float((ours_grad - theirs_grad).abs().max()))
     assert abs(out.loss.item() - loss.item()) < TOL
     assert torch.allclose(ours_grad, theirs_grad, atol=TOL, rtol=0)
     assert float(theirs_grad.abs().sum()) > 0

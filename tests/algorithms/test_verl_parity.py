@@ -18,6 +18,7 @@ import inspect
 from pathlib import Path
 
 import pytest
+from support.parity_report import report
 import torch
 
 from unipo.algorithms import get_preset
@@ -110,6 +111,7 @@ def test_clip_cov_loss_and_gradient_match_verl(ca, data_seed, ratio, eps_high, s
     assert torch.allclose(grad, vgrad, atol=TOL, rtol=0)
     assert out.metrics["cov_selected_fraction"] == pytest.approx(metrics["actor/pg_clipfrac"], rel=1e-7)
     assert torch.all(grad[chosen > 0] == 0)
+    report(f"verl clip_cov seed={data_seed} ratio={ratio}", out.loss.item() - loss.item(), float((grad - vgrad).abs().max()))
 
 
 def test_clip_cov_unseeded_draws_from_the_global_generator_like_verl(ca):
@@ -146,6 +148,8 @@ def test_kl_cov_loss_and_gradient_match_verl(ca, data_seed, ratio, coef):
     # the penalty is what changes the gradient of the selected tokens
     _, plain = unipo_loss("kl_cov", logprobs, old, mask, adv, kl_cov_ratio=ratio, ppo_kl_coef=0.0)
     assert not torch.allclose(grad[selected > 0], plain[selected > 0])
+    report(f"verl kl_cov seed={data_seed} ratio={ratio} coef={coef}", out.loss.item() - loss.item(),
+           float((grad - vgrad).abs().max()))
 
 
 def _advantage_details(spec, rewards, group_ids, mask, baseline_rewards=None):
@@ -187,6 +191,7 @@ def test_remax_advantages_and_loss_match_verl(ca):
     (vgrad,) = torch.autograd.grad(loss, lp)
     assert abs(out.loss.item() - loss.item()) <= TOL
     assert torch.allclose(grad, vgrad, atol=TOL, rtol=0)
+    report("verl remax (advantages, then loss)", out.loss.item() - loss.item(), float((grad - vgrad).abs().max()))
 
 
 def test_remax_without_baseline_rewards_says_the_engine_must_supply_them():
@@ -205,6 +210,7 @@ def test_opo_advantages_match_verl(ca):
     adv_v, _ = ca.compute_opo_outcome_advantage(token_rewards(rewards, mask), mask.to(D), index)
     details = _advantage_details(get_preset("opo"), rewards, group_ids, mask)
     assert torch.allclose(details.advantages.unsqueeze(1) * mask.to(D), adv_v, atol=1e-12, rtol=0)
+    report("verl opo advantages", float((details.advantages.unsqueeze(1) * mask.to(D) - adv_v).abs().max()), 0.0)
     lengths = mask.to(D).sum(-1)
     in_group = group_ids == 1
     expected = (lengths[in_group] * rewards[in_group]).sum() / lengths[in_group].sum()
