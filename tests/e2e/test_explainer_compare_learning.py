@@ -184,6 +184,12 @@ def test_explainer_shows_stored_values_of_selected_token(algo_server, algo_runs,
     # Token strings are escaped into the formula, never injected.
     assert page.locator(".formula i").count() == 0
     assert page.locator(".formula b").count() == 0
+    # Each card says what the server found when it evaluated its equations on this step's columns.
+    proofs = page.get_by_test_id("card-proof")
+    assert proofs.count() >= 5
+    statuses = {proofs.nth(i).get_attribute("data-status") for i in range(proofs.count())}
+    assert statuses <= {"holds", "unchecked"} and "holds" in statuses
+    assert "holds on this step" in page.get_by_test_id("formula-card-clip").get_by_test_id("card-proof").inner_text()
     shot(page, "explainer-token")
 
     # Clicking a term opens (focuses) the card that explains it.

@@ -97,6 +97,19 @@ export interface StepChecks {
   loss_ok: boolean | null;
   loss_tolerance: CheckTolerance | null;
   missing: { objective: string[]; loss: string[] };
+  /** Every formula card's equations evaluated by the server on this step's stored columns. */
+  relations?: CardRelation[] | null;
+}
+
+/** One equation of a card checked on stored values (AlgorithmSpec.relations, server-side). */
+export interface CardRelation {
+  card: string;
+  name: string;
+  status: 'holds' | 'fails' | 'unchecked';
+  checked: number;
+  max_abs_residual: number | null;
+  worst: number | null;
+  reason: string;
 }
 
 export interface FormulaTerm {
