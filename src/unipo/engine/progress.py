@@ -36,8 +36,8 @@ class ProgressBar:
             return
         self._bar.set_postfix_str(
             f"reward {_short(metrics.get('rollout_reward_mean'), '.3f')} "
-            f"kl {_short(metrics.get('kl'), '.4f')} "
-            f"clip {_short(metrics.get('clip_fraction'), '.3f')} "
+            f"kl {_short(metrics.get('kl_mean'), '.4f')} "
+            f"clip {_short(metrics.get('clip_fraction_region'), '.3f')} "
             f"tok/s {_short(metrics.get('tokens_per_second'), '.0f')}", refresh=False)
         self._bar.update(step - self._bar.n)
 
