@@ -71,20 +71,21 @@ def bapo_surrogate(ratio, advantages, logprobs, hp, mask=None):
         real = ~((logprobs.detach() == 0) & (ratio.detach() == 1))
     else:
         real = None
-    low, high, _ = _bounds(ratio, advantages, real, hp)
+    low, high, share = _bounds(ratio, advantages, real, hp)
     clipped = torch.clamp(ratio, low, high)
     capped = ratio if hp["delta"] is None else torch.clamp(ratio, max=hp["delta"])
-    return torch.min(capped * advantages, clipped * advantages)
+    return torch.min(capped * advantages, clipped * advantages), {"bounds": (low, high, share)}
 
 
-def bapo_flags(below, above, advantages, hp, dtype):
+def bapo_flags(below, above, advantages, hp, dtype, shared=None):
     """PPO flags with the searched bounds; the bounds and the positive share become metrics (a value
     on every real token, so that their token mean is the value itself)."""
     real = below == above  # the objective pads `below` with +max and `above` with 0
     ratio = torch.where(real, above, torch.ones_like(above))
     # Padding recognised as in the surrogate is the positions the objective pads; real tokens with
     # ℓ = 0 and r = 1 exactly count here (see the module note).
-    low, high, share = _bounds(ratio, advantages, real, hp)
+    # The surrogate's own search (shared) when the objective hands it over; else search the same way.
+    low, high, share = shared["bounds"] if shared is not None else _bounds(ratio, advantages, real, hp)
     negative, positive = _less(advantages, 0.0, dtype), _greater(advantages, 0.0, dtype)
     clipped_low = _both(_less(below, low, dtype), negative)
     clipped_high = _both(_greater(above, high, dtype), positive)

@@ -8,7 +8,8 @@ broadcastable to [N, T]:
 and `fractions` holds the flag tensors whose masked means are logged as metrics, with TRL's
 definitions (clip_ratio/low_mean etc.) where TRL logs one.
 
-A flag function receives the (detached) ratio twice: `below` is compared with lower bounds and
+A surrogate may return (u, shared) when its flags need what it decided (a batch-level choice); the
+flag function is then called with shared=. A flag function receives the (detached) ratio twice: `below` is compared with lower bounds and
 `above` with upper ones. The objective passes the per-token ratio with its padding set to +max
 and to 0 respectively, so that no comparison fires on padding and the flags come out already
 masked (every bound is ≤ 1 below and ≥ 0 above); `CLIPS` passes the plain ratio for both.
@@ -124,9 +125,10 @@ def rule(name):
 
     def clip(ratio, advantages, logprobs, hp) -> ClipResult:
         result = surrogate(ratio, advantages, logprobs, hp)
+        result, shared = result if isinstance(result, tuple) else (result, None)
         with torch.no_grad():
             r = ratio.detach()
-            out = flags(r, r, advantages, hp, r.dtype)
+            out = flags(r, r, advantages, hp, r.dtype, **({} if shared is None else {"shared": shared}))
         out.surrogate = result
         return out
 

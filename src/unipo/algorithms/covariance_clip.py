@@ -17,25 +17,20 @@ columns); `clip_cov_seed=None` uses the global generator exactly as verl does. E
 draw is the one torch.randperm call verl makes, so the two sides agree whenever they start from the
 same generator state (the parity tests seed verl's global generator with the same seed).
 
-The loss mask. A clip surrogate is called as surrogate(ratio, advantages, logprobs, hp); these two
-also need the loss mask (and KL-Cov the differentiable log-ratio). They take it as `mask=`
-(and `log_ratio=`) keywords; until the objective passes them, they are read from the calling
-compute_objective frame (its `maskf` and `log_ratio` locals) — see _objective_inputs. Without a
-mask they raise, since the covariance over padding would silently pick wrong tokens.
+The loss mask. These two rules need the loss mask (and KL-Cov the differentiable log-ratio): their
+descriptors list "mask" (and "log_ratio") among their inputs, so the objective passes them as
+keywords. Without a mask they raise, since a covariance over padding would pick wrong tokens.
 
-The selection is handed to the flag function of the same objective call (which receives the same
-advantages tensor); both store the chosen tokens as the term `cov_selected` (Clip-Cov also counts them
-in `clipped`, since their gradient is cut) and log `cov_selected_fraction`.
+Each surrogate returns (u, {"chosen": …}); the objective hands that to the flag function of the same
+call (shared=). Both store the chosen tokens as the term `cov_selected` (Clip-Cov also counts them in
+`clipped`, since their gradient is cut) and log `cov_selected_fraction`.
 """
 from __future__ import annotations
-
-import threading
 
 import torch
 
 from unipo.algorithms.clipping import ClipResult, ppo_flags
 
-_selection = threading.local()  # (advantages tensor, selection) of the last surrogate call, per thread
 
 
 def _objective_inputs(shape, mask, log_ratio):
@@ -109,30 +104,19 @@ def kl_cov_selection(advantages, logprobs, maskf, hp):
         return chosen
 
 
-def _remember(advantages, selection):
-    _selection.value = (advantages, selection)
-
-
-def _recall(advantages):
-    held = getattr(_selection, "value", None)
-    _selection.value = None
-    return held[1] if held is not None and held[0] is advantages else None
-
-
 def clip_cov_surrogate(ratio, advantages, logprobs, hp, *, mask=None, log_ratio=None, generator=None):
     """u = min(r·Â, clip(r, 1−ε_low, 1+ε_high)·Â) · (1 − c), c = Clip-Cov's detached tokens."""
     _require_token_level(ratio, logprobs, "clip_cov")
     maskf, _ = _objective_inputs(logprobs.shape, mask, log_ratio if log_ratio is not None else ratio)
     chosen = clip_cov_selection(ratio, advantages, logprobs, maskf, hp,
                                 generator if generator is not None else clip_cov_generator(hp))
-    _remember(advantages, chosen)
     clipped = torch.clamp(ratio, 1 - hp["epsilon"], 1 + hp["epsilon_high"])
-    return torch.min(ratio * advantages, clipped * advantages) * (1.0 - chosen)
+    return torch.min(ratio * advantages, clipped * advantages) * (1.0 - chosen), {"chosen": chosen}
 
 
-def clip_cov_flags(below, above, advantages, hp, dtype):
+def clip_cov_flags(below, above, advantages, hp, dtype, shared=None):
     base = ppo_flags(below, above, advantages, {**hp, "delta": None}, dtype)  # Clip-Cov has no dual clip
-    chosen = _recall(advantages)
+    chosen = None if shared is None else shared["chosen"]
     if chosen is None:
         return base
     chosen = chosen.to(dtype)
@@ -150,12 +134,11 @@ def kl_cov_surrogate(ratio, advantages, logprobs, hp, *, mask=None, log_ratio=No
     if log_ratio is None:
         log_ratio = torch.log(ratio)
     chosen = kl_cov_selection(advantages, logprobs, maskf, hp)
-    _remember(advantages, chosen)
-    return ratio * advantages - hp["ppo_kl_coef"] * log_ratio.abs() * chosen
+    return ratio * advantages - hp["ppo_kl_coef"] * log_ratio.abs() * chosen, {"chosen": chosen}
 
 
-def kl_cov_flags(below, above, advantages, hp, dtype):
-    chosen = _recall(advantages)
+def kl_cov_flags(below, above, advantages, hp, dtype, shared=None):
+    chosen = None if shared is None else shared["chosen"]
     if chosen is None:
         return ClipResult(None)
     chosen = chosen.to(dtype)

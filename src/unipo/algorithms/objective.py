@@ -11,6 +11,7 @@ share one tensor; and every metric leaves the device in a single copy.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -62,6 +63,11 @@ def compute_objective(hp, logprobs, old_logprobs, mask, advantages, *, ref_logpr
     if "log_ratio" in clip_component.inputs:
         extra["log_ratio"] = log_ratio
     surrogate = surrogate_of(ratio, adv, logprobs, hp, **extra)
+    # A rule whose flags need what its surrogate decided (Clip-Cov's chosen tokens, BAPO's bounds)
+    # returns (u, shared); the flags function then receives shared=.
+    surrogate, shared = surrogate if isinstance(surrogate, tuple) else (surrogate, None)
+    if shared is not None:
+        flags_of = functools.partial(flags_of, shared=shared)
     weight_terms = {}
     for part in token_weights:  # stop-gradient per-token factors (e.g. training–inference mismatch correction)
         factor, extra_metrics = part.load()(logprobs=logprobs.detach(), old_logprobs=old_logprobs,
