@@ -48,6 +48,21 @@ def bare_trainer(*, args: dict, **attributes):
     return trainer
 
 
+def loss_inputs(trainer, *, logprobs, old_logprobs, mask, advantages, entropies, num_items_in_batch):
+    """What _compute_loss reads: the model forward replaced by our log-probs and entropies."""
+    if entropies is None:
+        entropies = torch.zeros_like(logprobs.detach())
+    trainer._get_per_token_logps_and_entropies = lambda *args, **kwargs: (logprobs, entropies, None)
+    n, t = logprobs.shape
+    return {
+        "prompt_ids": torch.zeros(n, 1, dtype=torch.long), "prompt_mask": torch.ones(n, 1, dtype=torch.long),
+        "completion_ids": torch.zeros(n, t, dtype=torch.long), "completion_mask": mask.long(),
+        "advantages": advantages, "old_per_token_logps": old_logprobs,
+        "num_items_in_batch": torch.as_tensor(mask.sum() if num_items_in_batch is None else num_items_in_batch,
+                                              dtype=logprobs.dtype),
+    }
+
+
 def trl_loss(*, loss_type, logprobs, old_logprobs, mask, advantages, ref_logprobs=None, entropies=None,
              beta=0.0, epsilon=0.2, epsilon_high=None, delta=None, importance_sampling_level="token",
              top_entropy_quantile=1.0, max_completion_length=None, num_items_in_batch=None,
@@ -59,17 +74,8 @@ def trl_loss(*, loss_type, logprobs, old_logprobs, mask, advantages, ref_logprob
                            epsilon_high=epsilon if epsilon_high is None else epsilon_high,
                            importance_sampling_level=importance_sampling_level,
                            top_entropy_quantile=top_entropy_quantile, max_completion_length=max_completion_length)
-    if entropies is None:
-        entropies = torch.zeros_like(logprobs.detach())
-    trainer._get_per_token_logps_and_entropies = lambda *args, **kwargs: (logprobs, entropies, None)
-    n, t = logprobs.shape
-    inputs = {
-        "prompt_ids": torch.zeros(n, 1, dtype=torch.long), "prompt_mask": torch.ones(n, 1, dtype=torch.long),
-        "completion_ids": torch.zeros(n, t, dtype=torch.long), "completion_mask": mask.long(),
-        "advantages": advantages, "old_per_token_logps": old_logprobs,
-        "num_items_in_batch": torch.as_tensor(mask.sum() if num_items_in_batch is None else num_items_in_batch,
-                                              dtype=logprobs.dtype),
-    }
+    inputs = loss_inputs(trainer, logprobs=logprobs, old_logprobs=old_logprobs, mask=mask, advantages=advantages,
+                         entropies=entropies, num_items_in_batch=num_items_in_batch)
     if ref_logprobs is not None:
         inputs["ref_per_token_logps"] = ref_logprobs
     loss = trainer._compute_loss(None, inputs)

@@ -105,17 +105,8 @@ def trl_loss(*, loss_type, logprobs, old_logprobs, mask, advantages, ref_logprob
                               "vespo_lambda_neg": 2.0, **(vespo or {})},
                        use_vllm=use_vllm, mode=vllm_importance_sampling_mode,
                        clip_min=vllm_importance_sampling_clip_min, clip_max=vllm_importance_sampling_clip_max)
-    if entropies is None:
-        entropies = torch.zeros_like(logprobs.detach())
-    trainer._get_per_token_logps_and_entropies = lambda *args, **kwargs: (logprobs, entropies, None)
-    n, t = logprobs.shape
-    inputs = {
-        "prompt_ids": torch.zeros(n, 1, dtype=torch.long), "prompt_mask": torch.ones(n, 1, dtype=torch.long),
-        "completion_ids": torch.zeros(n, t, dtype=torch.long), "completion_mask": mask.long(),
-        "advantages": advantages, "old_per_token_logps": old_logprobs,
-        "num_items_in_batch": torch.as_tensor(mask.sum() if num_items_in_batch is None else num_items_in_batch,
-                                              dtype=logprobs.dtype),
-    }
+    inputs = _BASE.loss_inputs(trainer, logprobs=logprobs, old_logprobs=old_logprobs, mask=mask,
+                               advantages=advantages, entropies=entropies, num_items_in_batch=num_items_in_batch)
     sampling_metrics = {}
     if use_vllm:
         ratio, sampling_metrics = trl_importance_sampling(
