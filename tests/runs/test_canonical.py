@@ -98,8 +98,8 @@ def test_every_problem_is_reported_with_line_and_field(tmp_path):
     assert "5 problems" in message
     assert "line 3: not valid JSON" in message
     assert 'line 4: entries.prompts[0].responses[0].tokens[3].log_probs: expected a number, got "abc"' in message
-    assert "line 5: entries.prompts[0].responses[0].tokens.log_probs: has 2 values but " \
-           "line 5: entries.prompts[0].responses[0].tokens.id has 3" in message
+    assert "line 5: entries.prompts[0].responses[0].tokens.log_probs: has 2 values but id has 3" in message
+    assert message.count("line 5:") == 1  # the location is given once, at the start of its line
     assert 'line 6: entries.rollout: expected an integer, got "two"' in message
     assert "line 7: entries.step: step 1 already given at line 2" in message
 
@@ -147,3 +147,14 @@ def test_cli_import_and_export(tmp_path, source_run, capsys):
     (tmp_path / "bad.jsonl").write_text("[]\n")
     assert main(["import", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "never")]) == 2
     assert "missing header" in capsys.readouterr().err
+
+
+def test_each_location_is_reported_once(tmp_path):
+    """A missing field is reported as missing, not also as having the wrong type (null)."""
+    entry = _entry(1, tokens=[{"text": "a"}, {"id": "x"}])
+    del entry["step"]
+    message = _import_error(tmp_path, _write_jsonl(tmp_path / "x.jsonl", {"header": {}}, entry))
+    assert "3 problems" in message
+    assert message.count("line 2: entries.step:") == 1 and "line 2: entries.step: missing" in message
+    assert message.count("tokens[0].id:") == 1 and "tokens[0].id: missing" in message
+    assert 'tokens[1].id: expected an integer, got "x"' in message

@@ -14,6 +14,12 @@ stdin ("write", step, record | None, metrics) / ("close",); stdout ("done", step
 ("error", step, exception). It writes in order and stops writing after the first error, exactly
 like the thread writer. It stops writing as soon as it sees its parent gone (kill -9 of the
 trainer), so a --resume that truncates the run never races an orphan still appending old steps.
+
+The run's writer lock (unipo.runs.lock) stays the trainer's: the child gets the trainer's locked
+descriptor (`--lock-fd N`, inherited through pass_fds), never calls flock itself (it could only
+conflict with its own parent), and so shares the one lock, which the kernel drops once both
+processes have exited — a kill -9 of the trainer frees it as soon as the child has seen its stdin
+close and stopped.
 """
 from __future__ import annotations
 
@@ -76,14 +82,17 @@ class CaptureProcessError(RuntimeError):
 class ProcessWriter:
     """Same interface as capture.BackgroundWriter (submit / flush / close), writing in a child process."""
 
-    def __init__(self, run_path: Path, max_pending: int = 8):
+    def __init__(self, run_path: Path, max_pending: int = 8, lock_fd: int | None = None):
         self.run_path = Path(run_path)
         env = dict(os.environ)
         package_root = str(Path(__file__).resolve().parents[2])  # .../src, holding unipo/
         env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        command = [sys.executable, "-m", "unipo.engine.capture_process", str(self.run_path)]
+        if lock_fd is not None:
+            command += ["--lock-fd", str(lock_fd)]  # the trainer's writer lock, shared (see above)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "unipo.engine.capture_process", str(self.run_path)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            pass_fds=() if lock_fd is None else (lock_fd,))
         self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
         self._lock = threading.Condition()
         self._submitted = 0
@@ -221,10 +230,10 @@ class CaptureWithFallback:
     imports pyarrow while the first rollout is generated, off the critical path); if it could not
     start, the writer from `fallback()` (the thread writer) takes over, losing nothing."""
 
-    def __init__(self, run_path: Path, fallback):
+    def __init__(self, run_path: Path, fallback, lock_fd: int | None = None):
         self._fallback = fallback
         try:
-            self._writer = ProcessWriter(run_path)
+            self._writer = ProcessWriter(run_path, lock_fd=lock_fd)
             self._checked = False
         except OSError:
             self._writer, self._checked = fallback(), True
@@ -248,7 +257,8 @@ class CaptureWithFallback:
         self._writer.close()
 
 
-def _child(run_dir: str) -> int:
+def _child(run_dir: str, lock_fd: int | None = None) -> int:
+    # lock_fd: the trainer's writer lock, held open (not flocked again) until this process exits.
     from unipo.runs import RunWriter
     parent = os.getppid()
     commands = sys.stdin.buffer
@@ -285,4 +295,5 @@ def _child(run_dir: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1]))
+    _lock_fd = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[2] == "--lock-fd" else None
+    sys.exit(_child(sys.argv[1], _lock_fd))

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from unipo.runs.space import disk_full_error, is_disk_full
+
 _NAME = re.compile(r"^update-(\d{6,})\.pt$")
 
 
@@ -37,15 +39,38 @@ def restore_rng_state(state: dict) -> None:
     np.random.set_state(state["numpy"])
 
 
+def state_bytes(state) -> int:
+    """Roughly what torch.save writes for state: its tensors' and arrays' bytes (plus a little)."""
+    if isinstance(state, torch.Tensor):
+        return state.element_size() * state.nelement()
+    if isinstance(state, np.ndarray):
+        return state.nbytes
+    if isinstance(state, dict):
+        return sum(state_bytes(v) for v in state.values()) + 64 * len(state)
+    if isinstance(state, (list, tuple)):
+        return sum(state_bytes(v) for v in state) + 8 * len(state)
+    if isinstance(state, (str, bytes)):
+        return len(state)
+    return 16
+
+
 def save_checkpoint(directory: Path, step: int, state: dict) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write under a temporary name, fsync, rename; on any failure the temporary file is removed
+    (a full disk raises DiskFullError naming the file, the free space and about how much was needed)."""
     final = checkpoint_path(directory, step)
     temporary = final.with_name(final.name + ".tmp")
-    with open(temporary, "wb") as handle:
-        torch.save(state, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, final)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(temporary, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+    except BaseException as exc:
+        temporary.unlink(missing_ok=True)
+        if isinstance(exc, Exception) and is_disk_full(exc):  # free space measured without the partial file
+            raise disk_full_error(final, f"the checkpoint of step {step}", state_bytes(state)) from None
+        raise
     for other in directory.iterdir():
         match = _NAME.match(other.name)
         if match and int(match.group(1)) != step:

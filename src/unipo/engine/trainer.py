@@ -6,6 +6,7 @@ Holds the pieces together and owns the order of operations; each piece lives in 
 from __future__ import annotations
 
 import copy
+import datetime as _dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +31,20 @@ from unipo.engine.update import run_update
 from unipo.engine.value_head import ValueHead
 from unipo.errors import UnipoError
 from unipo.runs import RunWriter
+from unipo.runs.header import read_header
+from unipo.runs.lock import WriterLock
 from unipo.runs.schema import CHECKPOINTS_DIR, RUN_JSON
+from unipo.runs.space import DiskFullError
+from unipo.runs.writer import is_empty_run_directory
 
 # AlgorithmSpec keeps its running advantage state here (no public accessor yet).
 ALGORITHM_STATE = "_advantage_state"
 
 ProgressCallback = Callable[[int, int, dict], None]
+
+
+class RunFinishedError(UnipoError):
+    """--resume of a run whose every step is done: nothing was changed."""
 
 
 @dataclass
@@ -62,6 +71,23 @@ class Trainer:
         config.validate()
         self.config = config
         self.out = Path(out)
+        # One writer per run directory, held until run() ends (or this object is dropped): taken
+        # before anything in the directory is read for resuming or deleted by --overwrite.
+        self._lock = WriterLock.acquire(self.out)
+        try:
+            self._setup(config, algo=algo, task=task, model=model, tokenizer=tokenizer,
+                        model_description=model_description, resume=resume, overwrite=overwrite,
+                        progress=progress, accuracy_before=accuracy_before)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _setup(self, config: TrainConfig, *, algo, task, model, tokenizer, model_description, resume, overwrite,
+               progress, accuracy_before) -> None:
+        self._resumed_header: dict | None = None
+        if resume and (self.out / RUN_JSON).exists():
+            self._resumed_header = read_header(self.out / RUN_JSON)
+            self._check_resumable(self._resumed_header)  # before any set-up work or write
         self.algo = algo
         self.task = task
         self.progress = progress
@@ -89,6 +115,9 @@ class Trainer:
         self.rollouts_done = 0
         # Given by a caller that already measured these weights (the demo's six runs share them).
         self.accuracy_before: float | None = accuracy_before
+        # Training seconds of earlier segments of this run (a resumed run adds its own to them).
+        self.train_seconds_before = 0.0
+        self._segment_started: float | None = None
         self.writer = self._open_writer(resume, overwrite)
 
     # -- run store ----------------------------------------------------------------------------------
@@ -102,20 +131,35 @@ class Trainer:
             "config": self.config.to_dict(),
         }
 
+    def _check_resumable(self, header: dict) -> None:
+        """Refuse, changing nothing, a resume with other settings or of a run that is done."""
+        saved_config = header.get("config", {})
+        current = self.config.to_dict()
+        for key in ("algo", "task", "seed", "prompts_per_step", "group_size", "epochs", "minibatches"):
+            if key in saved_config and saved_config[key] != current[key]:
+                raise UnipoError(f"{self.out}: cannot resume with {key}={current[key]!r}; "
+                                 f"the run was started with {key}={saved_config[key]!r}")
+        found = latest_checkpoint(self.out / CHECKPOINTS_DIR)
+        done = found[0] if found else 0
+        if header.get("status") == "finished" and done >= self.config.steps:
+            raise RunFinishedError(f"{self.out}: the run is already finished ({done} of {self.config.steps} "
+                                   f"steps done); nothing to resume (give a larger --steps to train it further, "
+                                   f"or --overwrite to start it again)")
+
     def _open_writer(self, resume: bool, overwrite: bool) -> RunWriter:
         has_run = (self.out / RUN_JSON).exists()
         if resume and has_run:
-            writer = RunWriter.open_for_resume(self.out)
+            writer = RunWriter.open_for_resume(self.out, lock=self._lock)
             self._restore(writer)
             return writer
-        if self.out.exists() and any(self.out.iterdir()) and not (overwrite or resume):
+        if not is_empty_run_directory(self.out) and not (overwrite or resume):
             raise UnipoError(f"{self.out}: output directory is not empty (use --resume to continue the run "
                              f"there or --overwrite to replace it)")
         try:
             if overwrite:
                 for stale in (self.out / CHECKPOINTS_DIR).glob("*"):
                     stale.unlink()
-            writer = RunWriter.create(self.out, self._header(), exist_ok=overwrite or resume)
+            writer = RunWriter.create(self.out, self._header(), exist_ok=overwrite or resume, lock=self._lock)
         except PermissionError as exc:
             raise UnipoError(f"{self.out}: cannot write the run there ({exc.strerror})") from None
         if self.accuracy_before is None:
@@ -140,16 +184,17 @@ class Trainer:
             "rollouts_done": self.rollouts_done,
             # A moving-average baseline (REINFORCE) lives in the spec; resume must restore it too.
             "algorithm_state": copy.deepcopy(getattr(self.algo, ALGORITHM_STATE, None)),
+            "train_seconds": self._train_seconds(),
         }
+
+    def _train_seconds(self) -> float:
+        """Training wall time of the whole run so far: earlier segments (up to the checkpoint this one
+        resumed from) plus this one."""
+        segment = 0.0 if self._segment_started is None else time.perf_counter() - self._segment_started
+        return self.train_seconds_before + segment
 
     def _restore(self, writer: RunWriter) -> None:
         found = latest_checkpoint(self.out / CHECKPOINTS_DIR)
-        saved_config = writer.header.get("config", {})
-        current = self.config.to_dict()
-        for key in ("algo", "task", "seed", "prompts_per_step", "group_size", "epochs", "minibatches"):
-            if key in saved_config and saved_config[key] != current[key]:
-                raise UnipoError(f"{self.out}: cannot resume with {key}={current[key]!r}; "
-                                 f"the run was started with {key}={saved_config[key]!r}")
         self.accuracy_before = (writer.header.get("evaluation") or {}).get("before")
         if found is None:
             writer.truncate_after(0)
@@ -170,6 +215,15 @@ class Trainer:
         if state.get("algorithm_state") is not None and hasattr(self.algo, ALGORITHM_STATE):
             setattr(self.algo, ALGORITHM_STATE, state["algorithm_state"])
         self.step = step
+        # A finished run (continued with a larger --steps): its header's total, which includes the
+        # final evaluation. Else the total up to the checkpoint (time spent after it by a crashed
+        # segment is redone, not counted); checkpoints from before this key: the header's total.
+        saved = self._resumed_header or {}
+        if saved.get("status") == "finished" and isinstance(saved.get("train_seconds"), (int, float)):
+            previous = saved["train_seconds"]
+        else:
+            previous = state.get("train_seconds", saved.get("train_seconds"))
+        self.train_seconds_before = float(previous) if isinstance(previous, (int, float)) else 0.0
         writer.truncate_after(step)
 
     def _save_checkpoint(self, capture: BackgroundWriter) -> None:
@@ -185,13 +239,22 @@ class Trainer:
         """Token capture writes in a child process (see capture_process: a writer thread slowed
         the update down through the GIL); metrics only, or no child possible, on a thread."""
         if self.config.capture:
-            return CaptureWithFallback(self.out, lambda: BackgroundWriter(self.writer))
+            # The child writes through this process's writer lock (it inherits the descriptor).
+            return CaptureWithFallback(self.out, lambda: BackgroundWriter(self.writer), lock_fd=self._lock.fd)
         return BackgroundWriter(self.writer)
 
     def run(self) -> TrainResult:
+        try:
+            return self._run()
+        finally:
+            self._lock.release()  # the run is finished or failed: another writer may take it now
+
+    def _run(self) -> TrainResult:
         config = self.config
         started = time.perf_counter()
+        self._segment_started = started
         capture = self._open_capture()
+        capture_open = True
         metrics: dict = {}
         try:
             while self.step < config.steps:
@@ -218,17 +281,40 @@ class Trainer:
                     self._save_checkpoint(capture)
                 if self.progress is not None:
                     self.progress(self.step, config.steps, metrics)
+            capture_open = False
             capture.close()
-        except BaseException:
+            accuracy_after = _evaluate(self.policy.model, self.policy.tokenizer, self.task, config)
+            wall = time.perf_counter() - started
+            self.writer.update_header(evaluation={"split": "eval", "prompts": config.eval_prompts,
+                                                  "before": self.accuracy_before, "after": accuracy_after},
+                                      train_seconds=round(self._train_seconds(), 3))
+            self.writer.set_status("finished")
+        except BaseException as exc:
+            self._fail(exc, capture if capture_open else None)
+            raise
+        return TrainResult(self.out, self.step, self.accuracy_before, accuracy_after, wall, metrics)
+
+    def _fail(self, exc: BaseException, capture) -> None:
+        """Stop capture, mark the run failed with a note (what failed, where --resume continues), and
+        turn a full disk into one message that says what to do. Errors while stopping are secondary."""
+        if capture is not None:
             try:
                 capture.close()
-            finally:
-                self.writer.set_status("failed")
-            raise
-        accuracy_after = _evaluate(self.policy.model, self.policy.tokenizer, self.task, config)
-        wall = time.perf_counter() - started
-        self.writer.update_header(evaluation={"split": "eval", "prompts": config.eval_prompts,
-                                              "before": self.accuracy_before, "after": accuracy_after},
-                                  train_seconds=round(wall, 3))
-        self.writer.set_status("finished")
-        return TrainResult(self.out, self.step, self.accuracy_before, accuracy_after, wall, metrics)
+            except BaseException as secondary:  # noqa: BLE001 - the first error is the one reported
+                exc.add_note(f"(while stopping capture: {type(secondary).__name__}: {secondary})")
+        found = latest_checkpoint(self.out / CHECKPOINTS_DIR)
+        resume_from = found[0] if found else 0
+        text = str(exc).strip().splitlines()
+        failure = {"error": (text[0] if text else type(exc).__name__)[:500], "type": type(exc).__name__,
+                   "step": self.step, "resumable": True, "resume_from_step": resume_from,
+                   "at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        try:
+            self.writer.set_status("failed", failure=failure)
+            status = "run.json marks it failed"
+        except Exception:  # noqa: BLE001 - e.g. no room even for run.json
+            status = "run.json could not be updated and still says running"
+        if isinstance(exc, DiskFullError):
+            where = (f"it continues after step {resume_from}, its last checkpoint" if resume_from
+                     else "no checkpoint was written yet, so it starts again from step 1")
+            raise DiskFullError(f"{exc}. The run is resumable: free some space, then rerun with --resume "
+                                f"({where}; {status}).", exc.path, exc.needed, exc.free) from None

@@ -1,13 +1,15 @@
 """The run store: a run directory per training run (docs/contracts.md §2)."""
 from unipo.runs.discovery import list_runs
 from unipo.runs.errors import RunFormatError, StepNotFoundError
+from unipo.runs.lock import LOCK_FILE, RunLockedError, WriterLock, check_no_writer
 from unipo.runs.reader import RunReader
 from unipo.runs.record import StepRecord
 from unipo.runs.schema import FORMAT
+from unipo.runs.space import DiskFullError
 from unipo.runs.writer import RunWriter
 
 __all__ = [
-    "FORMAT", "RunFormatError", "RunReader", "RunWriter", "StepNotFoundError", "StepRecord", "list_runs",
+    "DiskFullError", "FORMAT", "LOCK_FILE", "RunFormatError", "RunLockedError", "WriterLock", "check_no_writer", "RunReader", "RunWriter", "StepNotFoundError", "StepRecord", "list_runs",
     "export_canonical", "import_canonical",
 ]
 

@@ -14,31 +14,40 @@ from unipo import __version__
 from unipo.errors import UnipoError
 from unipo.runs.atomic import write_json_atomically
 from unipo.runs.header import read_header
+from unipo.runs.lock import LOCK_FILE, WriterLock
 from unipo.runs.metrics_log import append_line, keep_steps_up_to, metrics_line, repair_torn_tail
 from unipo.runs.record import StepRecord
 from unipo.runs.schema import (
     CHECKPOINTS_DIR, FORMAT, METRICS_JSONL, RUN_JSON, STATUSES, STEPS_DIR, TMP_SUFFIX, step_number, step_path,
 )
 from unipo.runs.prediction import EncodingMemory
+from unipo.runs.space import disk_full_as_error
 from unipo.runs.step_file import write_step_file
 
 
 class RunWriter:
-    """Appends steps and metrics to a run directory. Not thread-safe; one writer per run."""
+    """Appends steps and metrics to a run directory. Not thread-safe; one writer per run, enforced
+    by an OS lock on <run>/.unipo-writer.lock (unipo.runs.lock) held from create()/open_for_resume()
+    until close(), release() or the end of the process."""
 
-    def __init__(self, path: Path, header: dict[str, Any]):
-        # Use RunWriter.create() or RunWriter.open_for_resume().
+    def __init__(self, path: Path, header: dict[str, Any], lock: WriterLock | None = None):
+        # Use RunWriter.create() or RunWriter.open_for_resume(). Constructed directly (no lock) only
+        # by a process that writes through its parent's lock (engine/capture_process.py).
         self.path = path
         self._header = header
+        self._lock = lock
         # Column recipes chosen on earlier steps of this run: re-checked, not searched again.
         self._encoding_memory = EncodingMemory()
 
     # -- opening --------------------------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | os.PathLike, header: Mapping[str, Any], *, exist_ok: bool = False) -> "RunWriter":
+    def create(cls, path: str | os.PathLike, header: Mapping[str, Any], *, exist_ok: bool = False,
+               lock: WriterLock | None = None) -> "RunWriter":
         """Start a new run. The header gets format/name/created/status/versions filled if absent.
 
-        exist_ok=True replaces an existing run directory's contents (steps, metrics, run.json).
+        exist_ok=True replaces an existing run directory's contents (steps, metrics, run.json) — only
+        once the writer lock is held (RunLockedError, touching nothing, when another process has it).
+        `lock`: a WriterLock of `path` the caller already holds (it then stays the caller's to release).
         """
         path = Path(path)
         if (path / RUN_JSON).exists() and not exist_ok:
@@ -47,30 +56,60 @@ class RunWriter:
             raise UnipoError(f"{path}: exists and is not a directory")
         full = _complete_header(dict(header), path)
         _check_json(full, path / RUN_JSON)
-        if exist_ok:
-            shutil.rmtree(path / STEPS_DIR, ignore_errors=True)
-            (path / METRICS_JSONL).unlink(missing_ok=True)
-        (path / STEPS_DIR).mkdir(parents=True, exist_ok=True)
-        (path / CHECKPOINTS_DIR).mkdir(exist_ok=True)
-        (path / METRICS_JSONL).touch()
-        write_json_atomically(path / RUN_JSON, full)
-        return cls(path, full)
+        own_lock = lock is None
+        lock = WriterLock.acquire(path) if own_lock else lock
+        try:
+            if (path / RUN_JSON).exists() and not exist_ok:  # created while we waited for the lock
+                raise UnipoError(f"{path}: a run already exists here (choose another --out or remove it)")
+            with disk_full_as_error(path / RUN_JSON, "the new run's files"):
+                if exist_ok:
+                    shutil.rmtree(path / STEPS_DIR, ignore_errors=True)
+                    (path / METRICS_JSONL).unlink(missing_ok=True)
+                (path / STEPS_DIR).mkdir(parents=True, exist_ok=True)
+                (path / CHECKPOINTS_DIR).mkdir(exist_ok=True)
+                (path / METRICS_JSONL).touch()
+                write_json_atomically(path / RUN_JSON, full)
+        except BaseException:
+            if own_lock:
+                lock.release()
+            raise
+        return cls(path, full, lock)
 
     @classmethod
-    def open_for_resume(cls, path: str | os.PathLike) -> "RunWriter":
+    def open_for_resume(cls, path: str | os.PathLike, *, lock: WriterLock | None = None) -> "RunWriter":
         """Continue a run: status back to running, a torn metrics line and leftover temp files removed.
 
+        Takes the writer lock first (RunLockedError, touching nothing, when another process has it).
         Call truncate_after(checkpoint_step) next so that steps past the checkpoint are dropped.
         """
         path = Path(path)
-        header = read_header(path / RUN_JSON)
-        repair_torn_tail(path / METRICS_JSONL)
-        (path / STEPS_DIR).mkdir(exist_ok=True)
-        for leftover in (path / STEPS_DIR).glob("*" + TMP_SUFFIX):
-            leftover.unlink(missing_ok=True)
-        writer = cls(path, header)
-        writer.set_status("running")
+        header = read_header(path / RUN_JSON)  # a clear error for a non-run before creating a lock file
+        own_lock = lock is None
+        lock = WriterLock.acquire(path, create=False) if own_lock else lock
+        try:
+            header = read_header(path / RUN_JSON)  # as it is now that we hold the lock
+            with disk_full_as_error(path / METRICS_JSONL, "the repaired metrics log"):
+                repair_torn_tail(path / METRICS_JSONL)
+            (path / STEPS_DIR).mkdir(exist_ok=True)
+            for leftover in (path / STEPS_DIR).glob("*" + TMP_SUFFIX):
+                leftover.unlink(missing_ok=True)
+            writer = cls(path, header, lock)
+            writer.set_status("running")
+        except BaseException:
+            if own_lock:
+                lock.release()
+            raise
         return writer
+
+    @property
+    def lock(self) -> WriterLock | None:
+        """The writer lock this writer holds (None for a child writing through its parent's lock)."""
+        return self._lock
+
+    def release(self) -> None:
+        """Give up the writer lock (the run stays as it is); later writes are the caller's risk."""
+        if self._lock is not None:
+            self._lock.release()
 
     # -- writing --------------------------------------------------------------------------------
     @property
@@ -81,30 +120,44 @@ class RunWriter:
         """Write the token rows of one update; visible to readers only once complete."""
         step = _check_step(step)
         table = record if isinstance(record, pa.Table) else record.to_table(step)
-        write_step_file(step_path(self.path, step), table, memory=self._encoding_memory)
+        target = step_path(self.path, step)
+        # A full disk: DiskFullError naming the file and the free space; the temp file is removed.
+        with disk_full_as_error(target, f"step {step}", needed=table.nbytes):
+            write_step_file(target, table, memory=self._encoding_memory)
 
     def append_metrics(self, step: int, metrics: Mapping[str, Any]) -> None:
-        append_line(self.path / METRICS_JSONL, metrics_line(_check_step(step), metrics))
+        line = metrics_line(_check_step(step), metrics)
+        with disk_full_as_error(self.path / METRICS_JSONL, f"the metrics line of step {step}", needed=len(line)):
+            append_line(self.path / METRICS_JSONL, line)
 
     def write_update(self, step: int, record: StepRecord | pa.Table, metrics: Mapping[str, Any]) -> None:
         """Step file first, then its metrics line: a reader that sees the line can read the step."""
-        line = metrics_line(_check_step(step), metrics)  # validate before writing anything
+        metrics_line(_check_step(step), metrics)  # validate before writing anything
         self.write_step(step, record)
-        append_line(self.path / METRICS_JSONL, line)
+        self.append_metrics(step, metrics)
 
-    def set_status(self, status: str) -> None:
+    def set_status(self, status: str, *, failure: Mapping[str, Any] | None = None) -> None:
+        """Set status (rewriting run.json). `failure`: a note stored as the header's `failure` key
+        with status "failed" (why, and whether --resume can continue); any other status drops it."""
         if status not in STATUSES:
             raise UnipoError(f"status: expected one of {', '.join(STATUSES)}, got {status!r}")
-        self._header["status"] = status
-        self._header["updated"] = _now()
-        write_json_atomically(self.path / RUN_JSON, self._header)
+        header = dict(self._header, status=status, updated=_now())
+        header.pop("failure", None)
+        if failure is not None and status == "failed":
+            header["failure"] = dict(failure)
+            _check_json(header, self.path / RUN_JSON)
+        self._write_header(header)
 
     def update_header(self, **fields: Any) -> None:
         """Add or replace header keys (e.g. final config) and rewrite run.json atomically."""
         candidate = {**self._header, **fields}
         _check_json(candidate, self.path / RUN_JSON)
-        self._header = candidate
-        write_json_atomically(self.path / RUN_JSON, self._header)
+        self._write_header(candidate)
+
+    def _write_header(self, header: dict[str, Any]) -> None:
+        with disk_full_as_error(self.path / RUN_JSON, "the run header"):
+            write_json_atomically(self.path / RUN_JSON, header)
+        self._header = header
 
     def truncate_after(self, step: int) -> None:
         """Drop step files and metrics lines of steps > step (resume from a checkpoint at step)."""
@@ -116,13 +169,21 @@ class RunWriter:
         keep_steps_up_to(self.path / METRICS_JSONL, step)
 
     def close(self, status: str = "finished") -> None:
-        self.set_status(status)
+        try:
+            self.set_status(status)
+        finally:
+            self.release()
 
     def __enter__(self) -> "RunWriter":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.set_status("failed" if exc_type else "finished")
+        self.close("failed" if exc_type else "finished")
+
+
+def is_empty_run_directory(path: Path) -> bool:
+    """True when path is absent or holds nothing but a (free or held) writer lock file."""
+    return not path.exists() or (path.is_dir() and all(p.name == LOCK_FILE for p in path.iterdir()))
 
 
 def _complete_header(header: dict[str, Any], path: Path) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """import_canonical: a canonical JSON/JSONL log -> a run directory, all or nothing."""
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Iterator
@@ -12,18 +14,27 @@ from unipo.runs.canonical.fields import CANONICAL_FORMAT, HEADER_KEYS
 from unipo.runs.canonical.problems import Problems, kind
 from unipo.runs.canonical.to_record import entry_to_record
 from unipo.runs.canonical.validate import check_entry, check_header
-from unipo.runs.writer import RunWriter
+from unipo.runs.lock import LOCK_FILE, RunLockedError, WriterLock, check_no_writer
+from unipo.runs.space import DiskFullError, disk_full_as_error
+from unipo.runs.writer import RunWriter, is_empty_run_directory
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 
 def import_canonical(in_file: str | os.PathLike, run_path: str | os.PathLike, fmt: str | None = None) -> Path:
     """Validate and store every entry; on any problem raise one UnipoError listing them (with
-    line / entry and field path) and leave nothing at run_path."""
+    line / entry and field path) and leave nothing at run_path.
+
+    The run is written in a hidden sibling folder `.<name>.importing-<pid>` (under its own writer
+    lock) and renamed to run_path at the end, once run_path's writer lock is held and it is still
+    absent or empty: a kill -9 leaves run_path absent (or as it was) and a hidden staging folder
+    that the next import of the same run_path removes. A run_path being written by another
+    process is refused at once (RunLockedError)."""
     in_file, run_path = Path(in_file), Path(run_path)
     if not in_file.is_file():
         raise UnipoError(f"{in_file}: no such file")
-    if run_path.exists() and (not run_path.is_dir() or any(run_path.iterdir())):
+    check_no_writer(run_path)
+    if not is_empty_run_directory(run_path):
         raise UnipoError(f"{run_path}: already exists and is not empty (choose another --out)")
     fmt = fmt or ("jsonl" if in_file.suffix.lower() in JSONL_SUFFIXES else "json")
     if fmt not in ("json", "jsonl"):
@@ -31,23 +42,74 @@ def import_canonical(in_file: str | os.PathLike, run_path: str | os.PathLike, fm
     problems = Problems(str(in_file))
     parts = _jsonl_parts(in_file, problems) if fmt == "jsonl" else _json_parts(in_file, problems)
 
-    # Written under a hidden temporary name and renamed into place only when everything was valid.
     run_path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(run_path)
     staging = run_path.parent / f".{run_path.name}.importing-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
+    opened: list[RunWriter] = []
     try:
-        _store(parts, staging, in_file, problems)
+        _store(parts, staging, in_file, problems, opened)
         if problems:
             raise problems.error()
-        if run_path.exists():
-            run_path.rmdir()  # empty, checked above
-        os.replace(staging, run_path)
+        _move_into_place(staging, run_path)
     finally:
+        for writer in opened:
+            writer.release()
         shutil.rmtree(staging, ignore_errors=True)
     return run_path
 
 
-def _store(parts: Iterator[tuple[str, str, Any]], staging: Path, in_file: Path, problems: Problems) -> None:
+_STAGING = re.compile(r"\.importing-(\d+)$")
+
+
+def _remove_stale_staging(run_path: Path) -> None:
+    """Staging folders of imports of run_path killed before the end (their process is gone)."""
+    prefix = f".{run_path.name}.importing-"
+    for folder in run_path.parent.glob(prefix + "*"):
+        match = _STAGING.search(folder.name)
+        if not match or not folder.is_dir() or folder.name != prefix + match.group(1):
+            continue
+        pid = int(match.group(1))
+        try:
+            os.kill(pid, 0)
+            alive = pid != os.getpid()
+        except ProcessLookupError:
+            alive = False
+        except OSError:
+            alive = True
+        if alive:
+            continue
+        try:
+            with WriterLock.acquire(folder, create=False):
+                shutil.rmtree(folder, ignore_errors=True)
+        except UnipoError:
+            continue  # still written by someone: not stale
+
+
+def _move_into_place(staging: Path, run_path: Path) -> None:
+    """Rename staging to run_path, which must still be absent, or empty and not being written."""
+    try:
+        if run_path.exists():
+            with WriterLock.acquire(run_path, create=False):
+                if not is_empty_run_directory(run_path):
+                    raise UnipoError(f"{run_path}: was created by someone else during the import "
+                                     f"(nothing imported; choose another --out)")
+                (run_path / LOCK_FILE).unlink(missing_ok=True)
+                run_path.rmdir()
+        # staging holds its own lock file, held by this import's writer: it comes along.
+        with disk_full_as_error(run_path, "the imported run"):
+            os.replace(staging, run_path)
+    except RunLockedError:
+        raise
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise UnipoError(f"{run_path}: was created by someone else during the import "
+                             f"(nothing imported; choose another --out)") from None
+        raise
+
+
+def _store(parts: Iterator[tuple[str, str, Any]], staging: Path, in_file: Path, problems: Problems,
+           opened: list[RunWriter]) -> None:
     writer: RunWriter | None = None
     seen_steps: dict[int, str] = {}
     for role, where, value in parts:
@@ -55,6 +117,7 @@ def _store(parts: Iterator[tuple[str, str, Any]], staging: Path, in_file: Path, 
             header = check_header(value, where, problems)
             if header is not None and not problems:
                 writer = RunWriter.create(staging, _run_header(header, in_file))
+                opened.append(writer)
             continue
         entry = check_entry(value, where, problems)
         if entry is None:
@@ -66,6 +129,8 @@ def _store(parts: Iterator[tuple[str, str, Any]], staging: Path, in_file: Path, 
         if writer is not None and not problems:
             try:
                 writer.write_update(entry.step, entry_to_record(entry), entry.metrics)
+            except DiskFullError:
+                raise  # not a problem of the log
             except UnipoError as exc:
                 problems.add(where, str(exc))
     if writer is not None and not problems:

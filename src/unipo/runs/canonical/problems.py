@@ -13,8 +13,14 @@ class Problems:
     def __init__(self, file_name: str):
         self.file_name = file_name
         self.messages: list[str] = []
+        self._locations: set[str] = set()
 
     def add(self, where: str, message: str) -> None:
+        """One problem per location: the first one found there (a missing field is not also
+        reported as having the wrong type)."""
+        if where in self._locations:
+            return
+        self._locations.add(where)
         self.messages.append(f"{where}: {message}")
 
     def __bool__(self) -> bool:

@@ -203,7 +203,8 @@ def _token_rows(value, where: str, check: _Checker) -> list:
     reference = TOKEN_ID_FIELD if TOKEN_ID_FIELD in lengths else next(iter(lengths))
     for name, length in lengths.items():
         if length != lengths[reference]:
-            check.problems.add(f"{where}.{name}", f"has {length} values but {where}.{reference} has {lengths[reference]}")
+            # The sibling by its name only: the location is already at the start of the line.
+            check.problems.add(f"{where}.{name}", f"has {length} values but {reference} has {lengths[reference]}")
     count = min(lengths.values())
     return [{name: value[name][k] for name in lengths} for k in range(count)]
 
