@@ -9,8 +9,9 @@ import threading
 import orjson
 
 
-class AlgorithmError(ValueError):
-    """A run's header algorithm cannot be rebuilt (AlgorithmSpec.from_dict failed)."""
+from unipo.server.run_algorithm import AlgorithmError, header_algorithm
+
+__all__ = ["AlgorithmCatalog", "AlgorithmError", "describe"]
 
 
 def describe(algo, summary: str | None) -> dict:
@@ -25,12 +26,14 @@ def describe(algo, summary: str | None) -> dict:
 
 
 def _encode(value) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+    from unipo.server.json_response import dumps
+    return dumps(value)
 
 
 def algorithm_key(stored: dict) -> bytes:
     """Identity of a header's algorithm dict (key order does not matter)."""
-    return orjson.dumps(stored, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    from unipo.server.json_response import dumps
+    return dumps(stored, orjson.OPT_SORT_KEYS)
 
 
 class AlgorithmCatalog:
@@ -58,6 +61,16 @@ class AlgorithmCatalog:
                     pass
         self.listing()
 
+    def is_filled(self) -> bool:
+        return self._listing is not None
+
+    def cached_for_run(self, stored: dict) -> bytes | None:
+        """The description when already computed (AlgorithmError raised as for_run would)."""
+        found = self._runs.get(algorithm_key(stored))
+        if isinstance(found, AlgorithmError):
+            raise found
+        return found
+
     def listing(self) -> bytes:
         with self._lock:
             if self._listing is None:
@@ -74,17 +87,20 @@ class AlgorithmCatalog:
         return list(self._presets)
 
     def for_run(self, stored: dict) -> bytes:
-        """The description of a header's algorithm; AlgorithmError when it cannot be rebuilt."""
+        """The description of a header's algorithm, with `source` ("header" | "preset"), `notes` and
+        `ignored_hparams`; AlgorithmError when it can be neither rebuilt nor mapped onto a preset."""
         key = algorithm_key(stored)
         with self._lock:
             if key not in self._runs:
-                from unipo.algorithms import AlgorithmSpec, list_presets
+                from unipo.algorithms import list_presets
                 summaries = {info.name: info.summary for info in list_presets()}
                 try:
-                    algo = AlgorithmSpec.from_dict(stored)
-                    self._runs[key] = _encode(describe(algo, summaries.get(algo.name)))
-                except (ValueError, TypeError, KeyError) as exc:
-                    self._runs[key] = AlgorithmError(str(exc))
+                    found = header_algorithm(stored)
+                    algo = found.spec
+                    self._runs[key] = _encode({**describe(algo, summaries.get(algo.name)), "source": found.source,
+                                               "notes": found.notes, "ignored_hparams": found.ignored})
+                except AlgorithmError as exc:
+                    self._runs[key] = exc
             found = self._runs[key]
         if isinstance(found, AlgorithmError):
             raise found

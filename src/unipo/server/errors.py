@@ -12,10 +12,11 @@ from unipo.server.json_response import error
 class ApiError(Exception):
     """Raised by route code: becomes a JSON error with this status."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
 def not_found(message: str) -> ApiError:
@@ -26,10 +27,17 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, message)
 
 
+def busy(message: str, retry_after_s: int) -> ApiError:
+    """503: the server is saturated with heavy work; the client should retry after a moment."""
+    return ApiError(503, message, {"Retry-After": str(retry_after_s)})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError):
-        return error(exc.status, exc.message)
+        response = error(exc.status, exc.message)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):

@@ -20,8 +20,30 @@ def _fallback(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
-def dumps(content: Any) -> bytes:
-    return orjson.dumps(content, default=_fallback, option=_OPTIONS)
+_INT64 = 2**63
+
+
+def _within_int64(value: Any) -> Any:
+    """A copy where integers orjson cannot encode (beyond 64 bits, e.g. in an edited run.json)
+    become strings of their digits, so one odd header value never turns a listing into a 500."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -_INT64 <= value < 2**64 else str(value)
+    if isinstance(value, dict):
+        return {key: _within_int64(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_within_int64(item) for item in value]
+    return value
+
+
+def dumps(content: Any, option: int = 0) -> bytes:
+    try:
+        return orjson.dumps(content, default=_fallback, option=_OPTIONS | option)
+    except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+        return orjson.dumps(_within_int64(content), default=_fallback, option=_OPTIONS | option)
 
 
 class JSONBytes(Response):

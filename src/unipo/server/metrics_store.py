@@ -14,11 +14,15 @@ import numpy as np
 import orjson
 
 from unipo.runs import RunFormatError
+from unipo.server.run_files import real_file_inside
 
 
 class MetricsColumns:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, run_path: Path | None = None):
+        """`run_path`: when given, the file is read only while its real path lies inside it (a
+        metrics.jsonl symlinked out of the run reads as absent)."""
         self.path = path
+        self.run_path = run_path
         self._lock = threading.Lock()
         self._reset()
 
@@ -35,24 +39,38 @@ class MetricsColumns:
         self.refresh()
         return self._stamp
 
+    def is_current(self) -> bool:
+        """True when the file is unchanged since it was last parsed (one stat, no parsing)."""
+        real = self.path if self.run_path is None else real_file_inside(self.run_path, self.path)
+        try:
+            stat = real.stat() if real is not None else None
+        except OSError:
+            stat = None
+        stamp = (stat.st_size, stat.st_mtime_ns) if stat else (0, 0)
+        return self._stamp is not None and stamp == self._stamp and real == getattr(self, "_real", real)
+
     def refresh(self) -> None:
         """Parse what was appended since the last call; start over if the file was rewritten."""
         with self._lock:
+            real = self.path if self.run_path is None else real_file_inside(self.run_path, self.path)
             try:
-                stat = self.path.stat()
+                stat = real.stat() if real is not None else None
             except FileNotFoundError:
                 stat = None
             stamp = (stat.st_size, stat.st_mtime_ns) if stat else (0, 0)
+            if real != getattr(self, "_real", real):
+                self._reset()  # now another file (a symlink changed): start over
+            self._real = real
             if stamp == self._stamp:
                 return
             if stat is None or stat.st_size < self._offset:
-                self._reset()  # truncated (resume from a checkpoint) or removed
+                self._reset()  # truncated (resume from a checkpoint), removed or refused
             if stat is not None and stat.st_size > self._offset:
-                self._read_appended()
+                self._read_appended(real)
             self._stamp = stamp
 
-    def _read_appended(self) -> None:
-        with open(self.path, "rb") as handle:
+    def _read_appended(self, real: Path) -> None:
+        with open(real, "rb") as handle:
             handle.seek(self._offset)
             data = handle.read()
         end = data.rfind(b"\n") + 1
@@ -98,6 +116,10 @@ class MetricsColumns:
                 self._snapshot = _concatenate(self._chunks)
                 self._chunks = [self._snapshot] if self._chunks else []
             return self._snapshot
+
+    def has_step(self, step: int) -> bool:
+        steps, _ = self.columns()
+        return bool(np.any(steps == step))
 
     def row(self, step: int) -> dict | None:
         """The metrics logged for one step (NaN where a metric is absent), or None when none were."""

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from unipo.errors import UnipoError
 from unipo.runs import RunFormatError, RunReader, list_runs
-from unipo.runs.schema import METRICS_JSONL, RUN_JSON
+from unipo.runs.schema import METRICS_JSONL, RUN_JSON, STEPS_DIR
 from unipo.server.errors import not_found
 from unipo.server.metrics_store import MetricsColumns
+from unipo.server.run_files import real_file_inside, real_path_inside
 
 RESCAN_INTERVAL_S = 1.0
 
@@ -27,6 +28,26 @@ class RunEntry:
     reader: RunReader
     metrics: MetricsColumns
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def files_inside(self) -> bool:
+        """run.json is a regular file whose real path is inside the run (not a symlink out of it)."""
+        return real_file_inside(self.path, self.path / RUN_JSON) is not None
+
+    @property
+    def header(self) -> dict:
+        """run.json (re-read when it changed); refused (RunFormatError, 422) when its real path
+        leaves the run directory. Server code reads the header through this, never reader.header."""
+        if not self.files_inside():
+            raise RunFormatError(f"run {self.id!r}: run.json is missing or a link to a file outside the run "
+                                 "directory (not served)")
+        return self.reader.header
+
+    def steps(self) -> list[int]:
+        """Visible step numbers; none when steps/ is a link out of the run directory."""
+        steps_dir = self.path / STEPS_DIR
+        if steps_dir.exists() and real_path_inside(self.path, steps_dir) is None:
+            return []
+        return self.reader.steps()
 
 
 class RunRegistry:
@@ -58,24 +79,26 @@ class RunRegistry:
     def _register(self, run_path: Path) -> None:
         if run_path in self._id_of_path:
             return
+        if real_file_inside(run_path, run_path / RUN_JSON) is None:
+            return  # run.json links out of the run: never read it (retried next scan)
         try:
             reader = RunReader(run_path)
         except RunFormatError:
             return  # run.json not (yet) valid: a run being created, or not ours; retried next scan
         run_id = _unique_id(run_path.name, self._by_id)
-        self._by_id[run_id] = RunEntry(run_id, run_path, reader, MetricsColumns(run_path / METRICS_JSONL))
+        self._by_id[run_id] = RunEntry(run_id, run_path, reader, MetricsColumns(run_path / METRICS_JSONL, run_path))
         self._id_of_path[run_path] = run_id
 
     def entries(self) -> list[RunEntry]:
         self.scan()
-        return [entry for entry in list(self._by_id.values()) if (entry.path / RUN_JSON).exists()]
+        return [entry for entry in list(self._by_id.values()) if entry.files_inside()]
 
     def get(self, run_id: str) -> RunEntry:
         entry = self._by_id.get(run_id)
         if entry is None:
             self.scan()
             entry = self._by_id.get(run_id)
-        if entry is None:
+        if entry is None or not entry.files_inside():
             raise not_found(f"no run with id {run_id!r} (see /api/runs)")
         return entry
 

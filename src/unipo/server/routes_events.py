@@ -46,10 +46,11 @@ def events_router() -> APIRouter:
 
     @router.get("/{run_id}/events")
     async def run_events(request: Request, run_id: str, since: int | None = None):
+        # (since is only compared with step numbers: any size is harmless)
         entry = request.app.state.registry.get(run_id)
         interval = request.app.state.poll_interval_s
         resume_from = request.headers.get("last-event-id")
-        if since is None and resume_from and resume_from.lstrip("-").isdigit():
+        if since is None and resume_from and len(resume_from) <= 20 and resume_from.lstrip("-").isdigit():
             since = int(resume_from)
         return StreamingResponse(
             _announce_steps(request, entry, since, interval),
@@ -62,10 +63,10 @@ def events_router() -> APIRouter:
 
 async def _announce_steps(request: Request, entry: RunEntry, since: int | None, interval: float):
     """Yields `{"run", "step"}` for each step that appears, and `status` events when run.json changes."""
-    steps = await asyncio.to_thread(entry.reader.steps)
+    steps = await asyncio.to_thread(entry.steps)
     # Without `since`, announce only what appears from now on; with it, catch up first.
     announced = max(steps, default=-1) if since is None else since
-    status = entry.reader.header.get("status")
+    status = entry.header.get("status")
     stamp = None
     last_sent = time.monotonic()
     yield f"retry: {int(interval * 1000) + 1000}\n\n".encode()
@@ -74,8 +75,8 @@ async def _announce_steps(request: Request, entry: RunEntry, since: int | None, 
         if current != stamp:
             stamp = current
             try:
-                steps = await asyncio.to_thread(entry.reader.steps)
-                new_status = entry.reader.header.get("status")
+                steps = await asyncio.to_thread(entry.steps)
+                new_status = entry.header.get("status")
             except UnipoError as exc:
                 # The run directory was removed or its run.json broke: say so and end the stream.
                 yield sse({"run": entry.id, "error": str(exc)}, event="error")

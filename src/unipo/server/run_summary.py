@@ -9,10 +9,10 @@ SCHEDULE_KEYS = ("rollout", "epoch", "minibatch")
 
 
 def run_summary(entry: RunEntry) -> dict:
-    steps = entry.reader.steps()
+    steps = entry.steps()
     return {
         "id": entry.id,
-        "header": entry.reader.header,
+        "header": entry.header,
         "steps": len(steps),
         "last_step": steps[-1] if steps else None,
         "live": entry.reader.is_live,
@@ -25,7 +25,7 @@ def run_detail(entry: RunEntry) -> dict:
     The schedule comes from metrics.jsonl when the engine logged it there (reading it from each
     step file would open thousands of files); steps without such a line get null.
     """
-    steps = entry.reader.steps()
+    steps = entry.steps()
     logged_steps, columns = entry.metrics.columns()
     row_of = {int(step): row for row, step in enumerate(logged_steps)}
     schedule = {key: columns.get(key) for key in SCHEDULE_KEYS}
@@ -36,7 +36,7 @@ def run_detail(entry: RunEntry) -> dict:
         for key, values in schedule.items():
             item[key] = _as_int(values[row]) if values is not None and row is not None else None
         listed.append(item)
-    return {"id": entry.id, "header": entry.reader.header, "steps": listed, "live": entry.reader.is_live}
+    return {"id": entry.id, "header": entry.header, "steps": listed, "live": entry.reader.is_live}
 
 
 def _as_int(value):

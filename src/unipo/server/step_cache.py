@@ -42,6 +42,16 @@ class ByteBoundedLRU:
                     self._bytes -= dropped
         return value
 
+    def peek(self, key: Hashable):
+        """The cached value, or None (nothing is made)."""
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return found[0]
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -10,9 +11,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from unipo.runs.schema import step_path
-from unipo.server.errors import not_found
+from unipo.server.errors import busy, not_found
 from unipo.server.json_response import dumps
 from unipo.server.registry import RunEntry
+from unipo.server.run_files import real_file_inside
 from unipo.server.step_cache import ByteBoundedLRU
 from unipo.server.run_algorithm import run_spec, step_is_whole_rollout
 from unipo.server.step_payload import column_values, step_payload, token_rows, with_entropy_rank
@@ -21,32 +23,95 @@ from unipo.server.step_payload import column_values, step_payload, token_rows, w
 # (the what-if and one-response routes reuse tables; whole-step views reuse payloads).
 TABLE_CACHE_BYTES = 32 * 2**20
 PAYLOAD_CACHE_BYTES = 32 * 2**20
+# Heavy work (step decoding, what-if) runs on HEAVY_WORKERS threads; at most HEAVY_QUEUE more
+# requests wait for them. Past that the server answers 503 with Retry-After at once instead of
+# letting every request wait behind an unbounded queue.
+HEAVY_WORKERS = 1
+HEAVY_QUEUE = 8
+RETRY_AFTER_S = 1
+
+
+class HeavyExecutor:
+    """A bounded executor: `workers` threads and at most `queue_limit` jobs waiting for them."""
+
+    def __init__(self, workers: int = HEAVY_WORKERS, queue_limit: int = HEAVY_QUEUE,
+                 retry_after_s: int = RETRY_AFTER_S):
+        self.workers = workers
+        self.queue_limit = queue_limit
+        self.retry_after_s = retry_after_s
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="unipo-heavy")
+        self._lock = threading.Lock()
+        self._in_flight = 0  # running + waiting; released when the job ends, even if its client left
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def _release(self, _future) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    async def run(self, fn, *args):
+        """fn(*args) on a heavy thread (the event loop keeps serving); 503 when the queue is full."""
+        with self._lock:
+            if self._in_flight >= self.workers + self.queue_limit:
+                raise busy(f"busy: {self._in_flight} heavy requests (step decoding, what-if) are running or "
+                           f"queued; retry in {self.retry_after_s} s", self.retry_after_s)
+            self._in_flight += 1
+        try:
+            future = self._pool.submit(partial(fn, *args))
+        except BaseException:
+            self._release(None)
+            raise
+        future.add_done_callback(self._release)
+        return await asyncio.wrap_future(future)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class StepService:
-    def __init__(self, table_cache_bytes: int = TABLE_CACHE_BYTES, payload_cache_bytes: int = PAYLOAD_CACHE_BYTES):
+    def __init__(self, table_cache_bytes: int = TABLE_CACHE_BYTES, payload_cache_bytes: int = PAYLOAD_CACHE_BYTES,
+                 *, heavy_workers: int = HEAVY_WORKERS, heavy_queue: int = HEAVY_QUEUE,
+                 retry_after_s: int = RETRY_AFTER_S):
         self.tables = ByteBoundedLRU(table_cache_bytes, lambda table: table.nbytes)
         self.payloads = ByteBoundedLRU(payload_cache_bytes, len)
-        # All step decoding happens on this one thread: two cold steps never hold their buffers at
-        # the same time (bounded memory), and on small machines they would only contend for CPU.
-        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unipo-step")
+        # Step decoding and what-ifs happen on these few threads (one by default): two cold steps
+        # never hold their buffers at the same time (bounded memory), the queue is bounded, and the
+        # light routes (runs, metrics, algorithms, events) never wait behind them.
+        self.heavy = HeavyExecutor(heavy_workers, heavy_queue, retry_after_s)
 
     async def on_decoder(self, fn, *args):
-        """Run fn(*args) on the decoding thread without blocking the event loop (SSE keeps flowing)."""
-        return await asyncio.get_running_loop().run_in_executor(self._decoder, partial(fn, *args))
+        """Run fn(*args) on the heavy executor without blocking the event loop (503 when saturated)."""
+        return await self.heavy.run(fn, *args)
+
+    async def whole_step(self, entry: RunEntry, step: int) -> bytes:
+        """A whole-step payload: from the cache at once when it is there, else on the heavy executor."""
+        cached = self.cached_payload(entry, step)
+        return cached if cached is not None else await self.heavy.run(self.payload_bytes, entry, step)
+
+    def cached_payload(self, entry: RunEntry, step: int) -> bytes | None:
+        """The encoded payload when it is cached and still current (cheap: a stat and a lookup)."""
+        try:
+            return self.payloads.peek(self._payload_key(entry, step))
+        except Exception:  # noqa: BLE001 - the heavy path reports the real error (404, 422)
+            return None
+
+    def _payload_key(self, entry: RunEntry, step: int) -> tuple:
+        # The metrics line lands just after the step file: a payload cached before it must not stick.
+        return ("payload", entry.metrics.has_step(step)) + self._stamp(entry, step)
 
     def _stamp(self, entry: RunEntry, step: int) -> tuple:
         """Cache key of a step file; 404 unless it is a regular file really inside the run directory."""
         if step < 0:
             raise not_found(f"run {entry.id!r} has no step {step}")
-        path = step_path(entry.path, step)
-        try:
-            real = path.resolve(strict=True)
-            stat = real.stat()
-        except (OSError, RuntimeError):
-            raise not_found(f"run {entry.id!r} has no step {step}") from None
         # A symlink planted in steps/ must not make the server read a file outside the run.
-        if not real.is_relative_to(entry.path) or not real.is_file():
+        real = real_file_inside(entry.path, step_path(entry.path, step))
+        try:
+            stat = real.stat() if real is not None else None
+        except OSError:
+            stat = None
+        if stat is None:
             raise not_found(f"run {entry.id!r} has no step {step}")
         return (str(entry.path), step, stat.st_size, stat.st_mtime_ns)
 
@@ -57,13 +122,12 @@ class StepService:
 
     def payload_bytes(self, entry: RunEntry, step: int) -> bytes:
         metrics = entry.metrics.row(step)
-        # The metrics line lands just after the step file: a payload cached before it must not stick.
         key = ("payload", metrics is not None) + self._stamp(entry, step)
         return self.payloads.get_or_make(key, lambda: dumps(self._whole_payload(entry, step, metrics)))
 
     def _whole_payload(self, entry: RunEntry, step: int, metrics) -> dict:
         table = self.table(entry, step)
-        header = entry.reader.header
+        header = entry.header
         return step_payload(table, step, metrics, spec=run_spec(header),
                             whole_rollout=step_is_whole_rollout(table, header))
 
@@ -84,7 +148,7 @@ class StepService:
         loss_columns = tuple(column_values(whole.column(name)) if name in whole.column_names else None
                              for name in ("weight", "token_objective"))
         return step_payload(rows, step, entry.metrics.row(step), loss_columns=loss_columns,
-                            spec=run_spec(entry.reader.header))
+                            spec=run_spec(entry.header))
 
 
 def _read_step(entry: RunEntry, step: int) -> pa.Table:
