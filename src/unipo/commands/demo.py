@@ -53,10 +53,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                         help="comma-separated presets to train (default: %(default)s)")
     parser.add_argument("--no-serve", action="store_true", help="train and summarise only, do not start the server")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8000, help="port to serve on (default: %(default)s)")
     parser.add_argument("--no-browser", action="store_true", help="serve without opening a browser tab")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_training_options(parser, defaults=demo_defaults())
+    add_training_options(parser, defaults=demo_defaults(), skip=("algo", "algo_params"))
     # None = per-algorithm default (see DEMO_LR_BY_ALGORITHM); a given --lr applies to every run.
     parser.set_defaults(lr=None)
     for action in parser._actions:
@@ -69,9 +69,9 @@ def register(subparsers) -> argparse.ArgumentParser:
 def _prepare_run_dir(path: Path) -> None:
     """A demo re-run replaces its own earlier runs, never anything else."""
     if path.exists() and not path.is_dir():
-        raise UnipoError(f"{path}: exists and is not a directory")
+        raise UnipoError(f"--out {path.parent}: {path} exists and is not a directory")
     if path.is_dir() and any(path.iterdir()) and not (path / "run.json").exists():
-        raise UnipoError(f"{path}: not empty and not a UNIPO run; choose another --out")
+        raise UnipoError(f"--out {path.parent}: {path} is not empty and not a UNIPO run; choose another --out")
 
 
 def _format_accuracy(value) -> str:
@@ -101,31 +101,44 @@ def serve_or_explain(out: Path, run_dirs: list[Path], args) -> None:
 
 
 def run(args) -> int:
-    from unipo.commands.train import check_output_directory, config_from_args, set_threads
+    from unipo.commands.train import (
+        check_output_directory, config_from_args, prepare_run, set_threads,
+    )
+    from unipo.engine.config import remove_if_empty
     from unipo.engine.progress import ProgressBar
     from unipo.engine.setup import build_trainer
 
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     if not algos:
         raise UnipoError("--algos: give at least one algorithm preset")
+    if len(set(algos)) != len(algos):
+        raise UnipoError(f"--algos {args.algos}: an algorithm is named twice")
+    if not 0 <= args.port <= 65535:
+        raise UnipoError(f"--port {args.port}: expected an integer in [0, 65535]")
     out = Path(args.out)
-    # Every option checked before any training.
+    # Every option, every algorithm (group size included) and the task checked before any training.
     configs = [config_from_args(argparse.Namespace(**{**vars(args), "lr": demo_lr(algo, args.lr)}), algo)
                for algo in algos]
-    set_threads(args.threads, configs[0].model)
+    prepared = [prepare_run(config, task_items=args.task_params) for config in configs]
     run_dirs = [out / algo for algo in algos]
     for path in run_dirs:
         _prepare_run_dir(path)
-    check_output_directory(out, resume=True, overwrite=False)
+    created = check_output_directory(out, resume=True, overwrite=False)
+    set_threads(args.threads, configs[0].model)
 
     rows, accuracy_before = [], None
     started = time.perf_counter()
-    for config, path in zip(configs, run_dirs):
+    for config, path, ready in zip(configs, run_dirs, prepared):
         bar = ProgressBar(f"{config.algo:<10}", total=config.steps, enabled=not args.quiet)
         run_started = time.perf_counter()
         try:
-            trainer = build_trainer(config, path, overwrite=True, progress=bar.update, model_progress=bar.note,
-                                    accuracy_before=accuracy_before)
+            try:
+                trainer = build_trainer(config, path, overwrite=True, progress=bar.update,
+                                        model_progress=bar.note, accuracy_before=accuracy_before, prepared=ready)
+            except BaseException:
+                if not rows:
+                    remove_if_empty(created)
+                raise
             bar.start()
             result = trainer.run()
         finally:

@@ -19,6 +19,8 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from unipo.engine.config import check_output_file
+    check_output_file("--out", args.out)
     fmt = args.format or ("json" if str(args.out).lower().endswith(".json") else "jsonl")
     path = export_canonical(args.run_dir, args.out, fmt=fmt)
     print(f"exported {args.run_dir} -> {path} ({fmt})")

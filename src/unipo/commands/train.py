@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from unipo.errors import UnipoError
@@ -26,98 +27,156 @@ def parse_assignment(text: str, option: str) -> tuple[str, object]:
         return key.strip(), raw
 
 
-def add_training_options(parser: argparse.ArgumentParser, *, defaults) -> None:
-    """Options shared by `train` and `demo`; `defaults` is a TrainConfig giving their defaults."""
-    parser.add_argument("--task", default=defaults.task, help="task name, .jsonl file or module:function")
-    parser.add_argument("--task-param", action="append", default=[], metavar="KEY=VALUE",
-                        help="task parameter (repeatable), e.g. --task-param max_digits=3")
-    parser.add_argument("--model", default=defaults.model, help="'tiny' (built in, cached) or a model directory")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--steps", type=int, default=defaults.steps, help="optimizer updates (stored steps)")
-    parser.add_argument("--prompts-per-step", type=int, default=defaults.prompts_per_step,
-                        help="prompts per rollout")
-    parser.add_argument("--group-size", type=int, default=defaults.group_size, help="completions per prompt")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over each rollout (μ)")
-    parser.add_argument("--minibatches", type=int, default=defaults.minibatches, help="mini-batches per epoch")
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--lr-schedule", default=defaults.lr_schedule, choices=("constant", "linear", "cosine"))
-    parser.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
-    parser.add_argument("--max-grad-norm", type=float, default=defaults.max_grad_norm)
-    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
-    parser.add_argument("--temperature", type=float, default=defaults.temperature)
-    parser.add_argument("--top-p", type=float, default=defaults.top_p)
-    parser.add_argument("--dynamic-sampling", choices=("on", "off"), default=None,
-                        help="DAPO dynamic sampling (drop groups whose rewards are all equal and refill); "
-                             "default: as the algorithm's preset (on for dapo)")
-    parser.add_argument("--overlong-buffer", type=float, default=None, metavar="FRACTION",
-                        help="DAPO soft overlong punishment over the last FRACTION of --max-new-tokens "
-                             "(0 = off); default: as the preset (0.2 for dapo)")
-    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
-    parser.add_argument("--eval-prompts", type=int, default=defaults.eval_prompts,
-                        help="held-out prompts scored before and after training (0 = skip)")
-    parser.add_argument("--no-capture", action="store_true", help="store metrics only, not the tokens")
-    parser.add_argument("--cache-dir", default=None, help="where the warmed-up tiny model is cached")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch CPU threads (0 = 1 for the tiny model, where more threads only add "
-                             "synchronisation cost, else torch's default)")
+def _number_type(kind: type, noun: str):
+    def parse(text: str):
+        try:
+            return kind(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+    parse.__name__ = noun
+    return parse
+
+
+def add_option(parser: argparse.ArgumentParser, declared, default) -> None:
+    """One flag from its declaration (engine/config.py): name, type, default, help and choices."""
+    kwargs = {"dest": declared.name, "help": declared.help}
+    if declared.metavar:
+        kwargs["metavar"] = declared.metavar
+    if declared.kind is bool:
+        # The only boolean option is on by default and switched off by its flag (--no-capture).
+        kwargs.update(action="store_false" if default else "store_true", default=default)
+    elif declared.kind is dict:
+        kwargs.update(action="append", default=[])
+    else:
+        kwargs["default"] = default
+        if declared.choices:
+            kwargs["choices"] = declared.choices
+        elif declared.kind is int:
+            kwargs["type"] = _number_type(int, "an integer")
+        elif declared.kind is float:
+            kwargs["type"] = _number_type(float, "a number")
+        if (declared.kind in (int, float) or declared.choices) and default is not None \
+                and "default" not in declared.help:
+            kwargs["help"] = f"{declared.help} (default: %(default)s)"
+    parser.add_argument(declared.flag, **kwargs)
+
+
+def add_training_options(parser: argparse.ArgumentParser, *, defaults, skip: tuple[str, ...] = ()) -> None:
+    """Options shared by `train` and `demo`, built from their declaration (engine/config.py);
+    `defaults` is a TrainConfig giving their defaults, `skip` names the options a command leaves out."""
+    from unipo.engine.config import training_options
+    for declared in training_options():
+        if declared.name in skip:
+            continue
+        default = getattr(defaults, declared.name, declared.default)
+        add_option(parser, declared, default)
 
 
 def set_threads(requested: int, model: str) -> None:
     import torch
-    if requested < 0:
-        raise UnipoError(f"--threads must be >= 0, got {requested}")
+    from unipo.engine.config import declared
+    declared("threads").check(requested)
     if requested or model == "tiny":
         torch.set_num_threads(requested or 1)
 
 
 def config_from_args(args, algo: str, **fixed):
-    from unipo.engine.config import TrainConfig
-    algo_params = dict(parse_assignment(item, "--set") for item in getattr(args, "set", []) or [])
+    """The run's TrainConfig from parsed flags, every option checked against its declaration (raises
+    UnipoError naming the flag). Loads nothing."""
+    from dataclasses import fields
+
+    from unipo.engine.config import TrainConfig, declared
+    for name in ("dynamic_sampling", "overlong_buffer", "threads"):
+        if hasattr(args, name):
+            declared(name).check(getattr(args, name))
+    algo_params = dict(parse_assignment(item, "--set") for item in getattr(args, "algo_params", None) or [])
     # Rollout-side parts belong to the algorithm: these flags are shorthands for its parameters.
     if getattr(args, "dynamic_sampling", None) is not None:
         algo_params.setdefault("dynamic_sampling", args.dynamic_sampling == "on")
     if getattr(args, "overlong_buffer", None) is not None:
         algo_params.setdefault("overlong_buffer_fraction", args.overlong_buffer)
-    task_params = dict(parse_assignment(item, "--task-param") for item in args.task_param)
-    config = TrainConfig(
-        algo=algo, algo_params=algo_params, task=args.task, task_params=task_params, model=args.model,
-        seed=args.seed, steps=args.steps, prompts_per_step=args.prompts_per_step, group_size=args.group_size,
-        epochs=args.epochs, minibatches=args.minibatches, lr=args.lr, lr_schedule=args.lr_schedule,
-        warmup_steps=args.warmup_steps, max_grad_norm=args.max_grad_norm, max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature, top_p=args.top_p, checkpoint_every=args.checkpoint_every,
-        eval_prompts=args.eval_prompts, capture=not args.no_capture, cache_dir=args.cache_dir, **fixed)
+    task_params = dict(parse_assignment(item, "--task-param") for item in getattr(args, "task_params", None) or [])
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    values.update(algo=algo, algo_params=algo_params, task_params=task_params, **fixed)
+    config = TrainConfig(**values)
     try:
         config.validate()
+    except UnipoError:
+        raise
     except ValueError as exc:
         raise UnipoError(str(exc)) from None
     if config.model != "tiny" and not Path(config.model).is_dir():
         raise UnipoError(f"--model {config.model!r}: not 'tiny' and not an existing directory")
+    if config.model == "tiny" and config.cache_dir is None:
+        from unipo.engine.config import check_directory_path
+        from unipo.models.cache import CACHE_ENV_VAR, resolve_cache_dir
+        label = f"--cache-dir (from ${CACHE_ENV_VAR})" if os.environ.get(CACHE_ENV_VAR) else "--cache-dir (default)"
+        check_directory_path(label, resolve_cache_dir())
     return config
 
 
-def check_output_directory(out: Path, *, resume: bool, overwrite: bool) -> None:
-    """Fail before any model is loaded when the run could not be written or would clobber one."""
-    if out.exists() and not out.is_dir():
-        raise UnipoError(f"--out {out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (resume or overwrite):
-        raise UnipoError(f"--out {out}: directory is not empty (add --resume to continue the run there "
+def prepare_run(config, set_items=(), task_items=()):
+    """The algorithm and the task of a checked config, resolved before any model is loaded; a
+    mistake is reported with the flag it came from (--set KEY=VALUE, --algo, --task-param, --task)."""
+    from unipo.engine.setup import build_algorithm, build_task
+
+    def blame(exc: UnipoError, flag: str, items, fallback: str, prefixes) -> UnipoError:
+        message = str(exc)
+        if message.startswith("--"):
+            return exc  # names its flag already
+        for prefix in prefixes:
+            message = message.removeprefix(prefix)
+        for item in items:
+            key = item.partition("=")[0].strip()
+            if f"{key}:" in message or f"{key} " in message or repr(key) in message:
+                return UnipoError(f"{flag} {item}: {message}")
+        if len(items) == 1 and "unknown" not in message:
+            return UnipoError(f"{flag} {items[0]}: {message}")
+        return UnipoError(f"{fallback}: {message}")
+
+    try:
+        algo = build_algorithm(config)
+    except UnipoError as exc:
+        raise blame(exc, "--set", list(set_items), f"--algo {config.algo}",
+                    [f"algorithm {config.algo!r}: "]) from None
+    try:
+        task = build_task(config)
+    except UnipoError as exc:
+        raise blame(exc, "--task-param", list(task_items), f"--task {config.task}",
+                    [f"task {config.task!r}: ", f"task {config.task}: "]) from None
+    return algo, task
+
+
+def check_output_directory(out: Path, *, resume: bool, overwrite: bool, label: str = "--out") -> list[Path]:
+    """Fail before any model is loaded when the run could not be written or would clobber one.
+
+    Creates `out` (and missing parents) to prove it can be written; returns the directories it
+    created, for `remove_if_empty` to take back when the run fails before writing anything."""
+    from unipo.engine.config import check_directory_path, missing_directories, remove_if_empty
+    from unipo.runs import check_no_writer
+    from unipo.runs.writer import is_empty_run_directory
+    check_directory_path(label, out)
+    if out.is_dir():
+        check_no_writer(out)  # another process writing this run: refuse before any model is loaded
+    if out.is_dir() and not is_empty_run_directory(out) and not (resume or overwrite):
+        raise UnipoError(f"{label} {out}: directory is not empty (add --resume to continue the run there "
                          f"or --overwrite to replace it)")
+    created = missing_directories(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".unipo-write-test"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise UnipoError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+        remove_if_empty(created)
+        raise UnipoError(f"{label} {out}: cannot write there ({exc.strerror or exc})") from None
+    return created
 
 
 def register(subparsers) -> argparse.ArgumentParser:
     from unipo.engine.config import TrainConfig
     parser = subparsers.add_parser("train", help=SUMMARY, description=SUMMARY)
-    parser.add_argument("--algo", default="grpo", help="algorithm preset (see `unipo algorithms`)")
     parser.add_argument("--out", required=True, help="run directory to write")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="algorithm hyper-parameter override (repeatable), e.g. --set epsilon_high=0.28")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -129,14 +188,22 @@ def run(args) -> int:
     from unipo.engine.progress import ProgressBar
     from unipo.engine.setup import build_trainer
 
+    # Every option, the algorithm (group size included) and the task are checked before anything
+    # is written or loaded.
     config = config_from_args(args, args.algo)
-    set_threads(args.threads, config.model)
+    prepared = prepare_run(config, set_items=args.algo_params, task_items=args.task_params)
     out = Path(args.out)
-    check_output_directory(out, resume=args.resume, overwrite=args.overwrite)
+    created = check_output_directory(out, resume=args.resume, overwrite=args.overwrite)
+    set_threads(args.threads, config.model)
     bar = ProgressBar(f"{config.algo}", total=config.steps, enabled=not args.quiet)
     try:
-        trainer = build_trainer(config, out, resume=args.resume, overwrite=args.overwrite, progress=bar.update,
-                                model_progress=bar.note)
+        try:
+            trainer = build_trainer(config, out, resume=args.resume, overwrite=args.overwrite,
+                                    progress=bar.update, model_progress=bar.note, prepared=prepared)
+        except BaseException:
+            from unipo.engine.config import remove_if_empty
+            remove_if_empty(created)
+            raise
         bar.start(trainer.step)
         result = trainer.run()
     finally:

@@ -42,9 +42,38 @@ def export_canonical(run_path: str | os.PathLike, out_file: str | os.PathLike, f
                     out.write(("\n" if i == 0 else ",\n") + _dumps(entry))
                 out.write("\n]}\n")
 
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(out_file, write, fsync=False)
+    created = _check_out_file(out_file)
+    try:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(out_file, write, fsync=False)  # removes its temporary file on failure
+    except BaseException as exc:
+        for directory in created:  # deepest first; only the ones made for this file, still empty
+            try:
+                directory.rmdir()
+            except OSError:
+                break
+        if isinstance(exc, OSError):
+            raise UnipoError(f"out {out_file}: cannot write there "
+                             f"({exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''})") from None
+        raise
     return out_file
+
+
+def _check_out_file(out_file: Path) -> list[Path]:
+    """Refuse an out_file that is a directory, lies under a file or in a folder that cannot be
+    written, before anything is written. Returns the folders that writing it would create."""
+    if out_file.is_dir():
+        raise UnipoError(f"out {out_file}: is a directory; expected the path of a file to write")
+    missing = []
+    parent = Path(os.path.abspath(out_file)).parent
+    while not parent.exists() and parent.parent != parent:
+        missing.append(parent)
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UnipoError(f"out {out_file}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UnipoError(f"out {out_file}: cannot write there, {parent} is not writable")
+    return missing
 
 
 def canonical_header(run_header: dict[str, Any]) -> dict[str, Any]:
