@@ -28,21 +28,53 @@ export class ApiError extends Error {
   }
 }
 
+/** Busy answers (503, heavy work queued apart on the server) are retried this many times. */
+export const BUSY_RETRIES = 4;
+
+/** Seconds to wait before retrying a 503: the server's Retry-After, within [0.25, 10]. */
+export function retryDelaySeconds(header: string | null, attempt: number): number {
+  const given = header === null ? NaN : Number(header);
+  const base = Number.isFinite(given) && given >= 0 ? given : 1;
+  return Math.min(10, Math.max(0.25, base * (attempt + 1)));
+}
+
+/** What to tell the user for an answer the server refused before looking at the request. */
+export function accessMessage(status: number): string | null {
+  if (status === 401 || status === 403) {
+    return 'this server needs its access token: open the URL `unipo serve` printed (it ends in ?token=…)';
+  }
+  return null;
+}
+
+function wait(seconds: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, seconds * 1000);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(new DOMException('aborted', 'AbortError'));
+    }, { once: true });
+  });
+}
+
 async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   const url = apiBase + path;
   let response: Response;
-  try {
-    response = await fetch(url, { signal, headers: { Accept: 'application/json' } });
-  } catch (err) {
-    if ((err as Error).name === 'AbortError') throw err;
-    throw new ApiError(`cannot reach the server (${(err as Error).message})`, 0, url);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      response = await fetch(url, { signal, headers: { Accept: 'application/json' } });
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') throw err;
+      throw new ApiError(`cannot reach the server (${(err as Error).message})`, 0, url);
+    }
+    if (response.status !== 503 || attempt >= BUSY_RETRIES) break;
+    await wait(retryDelaySeconds(response.headers.get('Retry-After'), attempt), signal);
   }
   if (!response.ok) {
     // The server answers {"error": "..."}; fall back to the status text for anything else.
-    let message = `${response.status} ${response.statusText}`;
+    let message = accessMessage(response.status) ?? `${response.status} ${response.statusText}`;
     try {
       const body = await response.json();
-      if (body && typeof body.error === 'string') message = body.error;
+      if (body && typeof body.error === 'string' && accessMessage(response.status) === null) message = body.error;
     } catch {
       /* not JSON: keep the status line */
     }
