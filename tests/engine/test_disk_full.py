@@ -4,64 +4,14 @@ room for it; --resume works once space is freed. Real small tmpfs mounts when ru
 from __future__ import annotations
 
 import errno
-import os
-import subprocess
-import uuid
-from pathlib import Path
 
 import pytest
+from support.tmpfs import fill, leftover_temp_files, small_tmpfs  # noqa: F401 (fixture)
 
 from engine_helpers import make_trainer, small_config
 from unipo.engine import checkpoint as checkpoint_module
 from unipo.errors import UnipoError
 from unipo.runs import DiskFullError, RunReader
-
-
-def _leftover_temp_files(run: Path) -> list[Path]:
-    return [p for p in run.rglob("*") if p.name.endswith(".tmp")]
-
-
-@pytest.fixture
-def small_tmpfs(tmp_path):
-    # tests/runs/test_disk_full_store.py has the same fixture (tests/ is not a package).
-    """mount(size) -> a tmpfs of that size (remount(size) grows it); unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (the ENOSPC tests below run everywhere)")
-    mounted: list[Path] = []
-
-    def mount(size: str) -> Path:
-        point = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
-        point.mkdir()
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)],
-                                capture_output=True, text=True, timeout=30)
-        if result.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip() or result.returncode})")
-        mounted.append(point)
-        return point
-
-    def remount(point: Path, size: str) -> None:
-        subprocess.run(["mount", "-o", f"remount,size={size}", str(point)], check=True, timeout=30)
-
-    mount.remount = remount
-    try:
-        yield mount
-    finally:
-        for point in mounted:
-            subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=30)
-
-
-def _fill(point: Path) -> Path:
-    """Use up the file system's free space with one file (removed by the caller to free it)."""
-    filler = point / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
-    return filler
 
 
 def test_a_checkpoint_that_does_not_fit_is_one_message_and_the_run_resumes(small_tmpfs):
@@ -79,7 +29,7 @@ def test_a_checkpoint_that_does_not_fit_is_one_message_and_the_run_resumes(small
     assert "The run is resumable: free some space, then rerun with --resume" in message
     assert "starts again from step 1" in message and "run.json marks it failed" in message
     assert caught.value.__context__ is None or caught.value.__suppress_context__  # no chained tracebacks
-    assert not _leftover_temp_files(out)
+    assert not leftover_temp_files(out)
     assert not list((out / "checkpoints").iterdir())
     header = RunReader(out).header
     assert header["status"] == "failed"
@@ -98,7 +48,7 @@ def test_a_step_that_does_not_fit_in_the_capture_process_is_one_message(small_tm
     out = point / "run"
     config = small_config(steps=2, checkpoint_every=0)
     trainer = make_trainer(out, config)
-    filler = _fill(point)
+    filler = fill(point)
     with pytest.raises(DiskFullError) as caught:
         trainer.run()
     message = str(caught.value)
@@ -106,7 +56,7 @@ def test_a_step_that_does_not_fit_in_the_capture_process_is_one_message(small_tm
     assert "rerun with --resume" in message and "\n" not in message
     # No room left even for run.json: the message says so instead of a second traceback.
     assert "run.json could not be updated and still says running" in message
-    assert not _leftover_temp_files(out)
+    assert not leftover_temp_files(out)
     filler.unlink()
     small_tmpfs.remount(point, "8m")  # room for the checkpoint too
     make_trainer(out, config, resume=True).run()
@@ -136,7 +86,7 @@ def test_enospc_at_a_later_checkpoint_says_where_resume_continues(tmp_path, monk
     assert message.startswith(f"{out / 'checkpoints' / 'update-000002.pt'}: no space left on the device while "
                               f"writing the checkpoint of step 2 (needed about ")
     assert "it continues after step 1, its last checkpoint; run.json marks it failed" in message
-    assert not _leftover_temp_files(out)
+    assert not leftover_temp_files(out)
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["update-000001.pt"]
     assert RunReader(out).header["failure"]["resume_from_step"] == 1
 
