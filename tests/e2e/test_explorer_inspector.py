@@ -258,3 +258,35 @@ def test_token_level_advantage_is_labelled_as_the_first_tokens(page, six_server,
     expect(label).to_have_text(re.compile(r"^A "), timeout=20000)
     assert page.get_by_test_id("advantage-note").count() == 0
     assert not page.errors, page.errors
+
+
+def _luminance(css: str) -> float:
+    channels = [float(x) for x in re.findall(r"[\d.]+", css)[:3]]
+    linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_token_text_keeps_wcag_contrast_on_every_colour_source(page, six_server):
+    """Every token's text against its own background, as the browser paints it, for every colour
+    source the step offers: ≥ 4.5:1 (WCAG AA)."""
+    page.goto(six_server.url + "/?run=ppo&step=2")
+    select = page.get_by_test_id("colour-source")
+    select.wait_for(timeout=20000)
+    page.locator(".tok[data-pos]").first.wait_for(timeout=20000)
+    sources = [value for value in select.locator("option").evaluate_all(
+        "options => options.filter(o => !o.disabled).map(o => o.value)")]
+    assert len(sources) >= 6, sources
+    worst = {}
+    for source in sources:
+        select.select_option(source)
+        page.wait_for_timeout(150)
+        pairs = page.locator(".tok[data-pos]").evaluate_all(
+            "spans => spans.slice(0, 600).map(s => { const c = getComputedStyle(s);"
+            " return [c.backgroundColor, c.color]; })")
+        worst[source] = min(_contrast(background, text) for background, text in pairs)
+    assert min(worst.values()) >= 4.5, worst

@@ -3,9 +3,11 @@ import {
   CLIP_CATEGORIES,
   MISSING_COLOUR,
   categoricalScale,
+  contrastRatio,
   divergingScale,
   percentileDomain,
   quantileSorted,
+  readableText,
   sequentialScale,
 } from './colour-scale';
 
@@ -54,8 +56,25 @@ describe('divergingScale', () => {
   });
   it('picks a readable text colour', () => {
     const scale = divergingScale([-1, 1]);
-    expect(scale.textColour(0)).toBe('#111111');
+    expect(scale.textColour(0)).toBe('#000000');
     expect(scale.textColour(1)).toBe('#ffffff');
+  });
+  it('keeps token text at WCAG AA contrast (>= 4.5:1) on every colour of every scale', () => {
+    const scales = [divergingScale([-1, 1]), divergingScale([0.5, 1.5], 2, 98, 1), sequentialScale([0, 1], [0, 1]),
+      sequentialScale([0, 3]), categoricalScale(CLIP_CATEGORIES)];
+    for (const scale of scales) {
+      const [lo, hi] = scale.domain;
+      for (let i = 0; i <= 200; i++) {
+        const v = lo + ((hi - lo) * i) / 200;
+        const background = scale.colour(scale.kind === 'categorical' ? Math.round(v) : v);
+        expect(contrastRatio(background, scale.textColour(scale.kind === 'categorical' ? Math.round(v) : v)))
+          .toBeGreaterThanOrEqual(4.5);
+      }
+    }
+    // The two cases that failed before: lime (sequential's light end) and dark red.
+    expect(readableText('#b2182b')).toBe('#ffffff');
+    expect(contrastRatio('#fde725', readableText('#fde725'))).toBeGreaterThanOrEqual(4.5);
+    expect(contrastRatio('#000000', '#ffffff')).toBeCloseTo(21, 5);
   });
 });
 

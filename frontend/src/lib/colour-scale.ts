@@ -1,6 +1,6 @@
 // The one colour-scale module for every heat map in the app. A scale maps a value the server
 // sent to a background colour, a readable text colour, and legend ticks; it never changes the value.
-import { hsl, interpolateLab, interpolateViridis, piecewise } from 'd3';
+import { interpolateLab, interpolateViridis, piecewise, rgb } from 'd3';
 
 // Red (negative) → neutral grey-white (exactly zero) → blue (positive); the five ColorBrewer RdBu
 // stops, so zero is the same neutral colour on every heat map.
@@ -69,9 +69,26 @@ export function formatTick(value: number): string {
   return value.toPrecision(2);
 }
 
-function readableText(background: string): string {
-  const c = hsl(background);
-  return Number.isFinite(c.l) && c.l < 0.55 ? '#ffffff' : '#111111';
+/** WCAG 2 relative luminance of a CSS colour (0 black … 1 white). */
+export function relativeLuminance(colour: string): number {
+  const c = rgb(colour);
+  const linear = (channel: number) => {
+    const s = channel / 255;
+    return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * linear(c.r) + 0.7152 * linear(c.g) + 0.0722 * linear(c.b);
+}
+
+/** WCAG 2 contrast ratio between two colours (1 … 21). */
+export function contrastRatio(a: string, b: string): number {
+  const [hi, lo] = [relativeLuminance(a), relativeLuminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+/** Black or white, whichever contrasts more with the background: at least 4.58:1 on any colour
+ * (the two are equal at luminance 0.179), so token text always meets WCAG AA. */
+export function readableText(background: string): string {
+  return contrastRatio(background, '#ffffff') >= contrastRatio(background, '#000000') ? '#ffffff' : '#000000';
 }
 
 function clamp01(x: number): number {
