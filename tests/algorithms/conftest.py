@@ -1,16 +1,11 @@
 """Fixtures for the algorithm tests. TRL is loaded lazily: only parity tests pay its import time."""
-import importlib.util
-from pathlib import Path
 
 import pytest
+from support.modules import load_sibling
 
 
 def _load_helper(name: str):
-    # --import-mode=importlib: sibling helper modules are not importable by bare name.
-    spec = importlib.util.spec_from_file_location(f"unipo_tests_algorithms_{name}", Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_sibling(__file__, name, as_name=f"unipo_tests_algorithms_{name}")
 
 
 @pytest.fixture(scope="session")

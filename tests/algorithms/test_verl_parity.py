@@ -13,11 +13,10 @@ draw matters (more candidates than the budget) in the cases that claim it.
 ReMax: UNIPO does not generate the greedy baseline; the engine must pass its reward as
 baseline_rewards, as here.
 """
-import importlib.util
 import inspect
-from pathlib import Path
 
 import pytest
+from support.modules import load_sibling
 from support.parity_report import report
 import torch
 
@@ -27,15 +26,7 @@ D = torch.float64
 TOL = 1e-8
 
 
-def _load_oracle():
-    spec = importlib.util.spec_from_file_location("unipo_tests_algorithms_verl_oracle",
-                                                  Path(__file__).with_name("verl_oracle.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-oracle = _load_oracle()
+oracle = load_sibling(__file__, "verl_oracle")
 
 
 @pytest.fixture(scope="module")

@@ -15,25 +15,16 @@ If TRL's source moves, the anchors are not found and the helper fails loudly ins
 """
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import math
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
+from support.modules import load_sibling
 
 
-def _base_oracle():
-    spec = importlib.util.spec_from_file_location("unipo_tests_algorithms_trl_grpo_oracle_for_extra",
-                                                  Path(__file__).with_name("trl_grpo_oracle.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_BASE = _base_oracle()
+_BASE = load_sibling(__file__, "trl_grpo_oracle", as_name="unipo_tests_algorithms_trl_grpo_oracle_for_extra")
 trl_grpo = _BASE.trl_grpo
 
 _RATIO_START = "if self.use_vllm and self.vllm_importance_sampling_correction:\n"

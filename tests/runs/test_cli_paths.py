@@ -4,25 +4,9 @@ import os
 
 import pytest
 
+from support.cli import assert_one_line_error, run_cli
 from unipo.cli import main
 from unipo.runs import RunWriter
-
-
-def run_cli(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    return code, capsys.readouterr().err
-
-
-def assert_one_line_error(code, err, *needles):
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.fixture

@@ -2,65 +2,26 @@
 tokens make up a target share ρ0 of the contributions. Reference code: github WooooDyy/BAPO,
 recipe/bapo/policy_loss.py (compute_policy_loss_bapo). Descriptor: components/bapo.py.
 
-The search needs to know which positions are real tokens. The objective does not pass the mask to a
-surrogate, so padding is recognised as the engine writes it: log-prob exactly 0 and ratio exactly 1
-(score_completions zeroes the log-probs there). A caller that has the mask passes `mask=`.
+The search needs to know which positions are real tokens: the objective passes `mask=` (the
+descriptor lists "mask" among its inputs). A caller without one (clipping.CLIPS) gets padding
+recognised as the engine writes it: log-prob exactly 0 and ratio exactly 1.
 """
 from __future__ import annotations
-
-import math
 
 import torch
 
 from unipo.algorithms.clipping import ClipResult, _both, _greater, _less
 
-EPS = 1e-8  # the reference code's eps in pos / (neg + eps)
-
-
-def target_ratio(hp) -> float:
-    """ρ0 as the code's pos/neg target: share ρ0 ⟺ pos/neg ≥ ρ0/(1 − ρ0) (ρ0 = 0.5 → 1)."""
-    rho = hp["bapo_positive_share"]
-    return rho / (1.0 - rho)
-
-
-def contributions(r, a, w, low, high, mode):
-    """(positive, negative) contribution sums of the tokens (w: 1 real, 0 not)."""
-    if mode == "clamped":  # the verl recipe: clamped ratio times Â
-        effective = torch.where(a >= 0, torch.clamp(r, max=high), torch.clamp(r, min=low)) * a * w
-    else:  # "unclipped": r·Â over the tokens the clip leaves a gradient
-        keep = torch.where(a >= 0, r <= high, r >= low)
-        effective = torch.where(keep, r * a, torch.zeros_like(r)) * w
-    return float(effective.clamp(min=0).sum()), float((-effective).clamp(min=0).sum())
-
-
-def _pos_neg(pos, neg):
-    return math.inf if neg <= 0 else pos / (neg + EPS)
-
-
-def search_bounds(r, a, w, hp):
-    """The reference loop: raise the lower bound by δ until pos/neg ≥ target or it hits its max, then
-    the upper bound. Returns (c_low, c_high, positive share)."""
-    r = torch.clamp(r, math.exp(-20.0), math.exp(20.0))  # the code's clamp of log r to ±20
-    mode, step, target = hp["bapo_contribution"], hp["bapo_step"], target_ratio(hp)
-    low, high = hp["bapo_lower_start"], hp["bapo_upper_start"]
-    low_max, high_max = max(hp["bapo_lower_max"], low), max(hp["bapo_upper_max"], high)
-    pos, neg = contributions(r, a, w, low, high, mode)
-    while _pos_neg(pos, neg) < target and low < low_max and step > 0:
-        low = min(low + step, low_max)
-        pos, neg = contributions(r, a, w, low, high, mode)
-    while _pos_neg(pos, neg) < target and high < high_max and step > 0:
-        high = min(high + step, high_max)
-        pos, neg = contributions(r, a, w, low, high, mode)
-    share = pos / (pos + neg) if pos + neg > 0 else 1.0
-    return low, high, share
-
-
 def _bounds(ratio, advantages, real, hp):
+    """The batch's bounds: the bound search is a scalar loop over sums of detached values, so it runs
+    once, in numpy, shared with the card's relation (components/bapo.py: bapo_search)."""
+    from unipo.algorithms.components.bapo import bapo_search
     with torch.no_grad():
         r, a = ratio.detach(), advantages.detach()
         shape = torch.broadcast_shapes(r.shape, a.shape)
-        w = real.to(r.dtype).expand(shape) if real is not None else torch.ones(shape, dtype=r.dtype, device=r.device)
-        return search_bounds(r.expand(shape), a.expand(shape), w, hp)
+        w = real.expand(shape) if real is not None else torch.ones(shape, dtype=torch.bool, device=r.device)
+        as_numpy = (lambda x: x.expand(shape).to(torch.float64).cpu().numpy())
+        return bapo_search(as_numpy(r), as_numpy(a), as_numpy(w), hp)
 
 
 def bapo_surrogate(ratio, advantages, logprobs, hp, mask=None):

@@ -87,3 +87,9 @@ def filter_stats(rewards: torch.Tensor, lengths: torch.Tensor, group_index: torc
         has = torch.bincount(groups, weights=(~keep).to(torch.float64), minlength=len(counts)) > 0
         stats["gfpo_margin"] = float((best_dropped - worst_kept)[has].min())
     return stats
+
+
+def gfpo_filter(rewards: torch.Tensor, lengths: torch.Tensor, group_index: torch.Tensor, hp: dict):
+    """The sample_filter component's call: (keep [N] bool, rollout statistics)."""
+    keep = keep_responses(rewards, lengths, group_index, hp)
+    return keep, filter_stats(rewards, lengths, group_index, keep, hp)

@@ -68,13 +68,13 @@ def compute_objective(hp, logprobs, old_logprobs, mask, advantages, *, ref_logpr
     surrogate, shared = surrogate if isinstance(surrogate, tuple) else (surrogate, None)
     if shared is not None:
         flags_of = functools.partial(flags_of, shared=shared)
-    weight_terms = {}
+    weight_terms, weight_metrics = {}, {}
     for part in token_weights:  # stop-gradient per-token factors (e.g. training–inference mismatch correction)
         factor, extra_metrics = part.load()(logprobs=logprobs.detach(), old_logprobs=old_logprobs,
                                             sampling_logprobs=sampling_logprobs, mask=maskf, lengths=lengths, hp=hp)
         surrogate = surrogate * factor
         weight_terms[part.terms[0]] = factor
-        weight_terms.update({f"metric:{k}": v for k, v in extra_metrics.items()})
+        weight_metrics.update(extra_metrics)
     entropy = None if entropies is None else entropies.detach() * maskf
     selected = maskf
     if selecting:
@@ -155,15 +155,11 @@ def compute_objective(hp, logprobs, old_logprobs, mask, advantages, *, ref_logpr
         }
         for name, value in flags.terms.items():  # the rule's own per-token terms (e.g. KL-Cov's selection)
             terms[name] = masked(value) if value.shape != maskf.shape else value * maskf
-        extra_metrics = {}
         for name, value in weight_terms.items():
-            if name.startswith("metric:"):
-                extra_metrics[name[len("metric:"):]] = float(value)
-            else:
-                terms[name] = (value.detach() * maskf) if value.shape == maskf.shape else value.detach().expand_as(maskf) * maskf
+            terms[name] = value.detach() * maskf  # [N, T] or per-sequence [N, 1], broadcast
         metrics, probes_finite = _metrics(terms, fraction_sums, maskf, lengths, total, adv, extremes, selecting,
                                           kl is not None, entropy is not None, probe)
-        metrics.update(extra_metrics)
+        metrics.update({name: float(value) for name, value in weight_metrics.items()})
         if coef_given:
             metrics["entropy_coef"] = entropy_coef
     if not probes_finite:

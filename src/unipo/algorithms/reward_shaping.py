@@ -23,3 +23,10 @@ def soft_overlong_penalty(lengths: torch.Tensor, max_length: int, buffer: int,
     penalty = torch.where(lengths <= threshold, torch.zeros_like(lengths), inside)
     penalty = torch.where(lengths > max_length, torch.full_like(lengths, -1.0), penalty)
     return penalty * factor
+
+
+def soft_overlong_shaping(lengths: torch.Tensor, hp: dict) -> torch.Tensor:
+    """The reward_shaping component's call: the penalty under hp (max_completion_length resolved)."""
+    from unipo.algorithms.components.rollout import overlong_buffer_tokens
+    return soft_overlong_penalty(lengths, hp["max_completion_length"], overlong_buffer_tokens(hp),
+                                 hp["overlong_penalty_factor"])

@@ -6,16 +6,10 @@ from __future__ import annotations
 
 import math
 
-import torch
 
 from unipo.engine.minibatches import MiniBatch
 from unipo.engine.rollout import Rollout
 from unipo.engine.update import UpdateResult, pick_rows
-
-
-def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> float:
-    total = float(mask.sum())
-    return float((values * mask).sum()) / total if total else 0.0
 
 
 def update_metrics(rollout: Rollout, batch: MiniBatch, result: UpdateResult, *, lr: float,

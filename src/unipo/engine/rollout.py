@@ -15,9 +15,9 @@ from unipo.engine.config import TrainConfig
 from unipo.engine.data_order import PromptStream
 from unipo.engine.policy import Policy
 from unipo.algorithms import registry
+from unipo.runs.schema import REWARD_COMPONENT_PREFIX
 from unipo.engine.token_text import TokenTexts
 
-OVERLONG_COMPONENT = "overlong"
 
 
 @dataclass
@@ -107,15 +107,13 @@ def _sample_groups(policy: Policy, task, stream: PromptStream, count: int, confi
             components.setdefault(name, [0.0] * len(prompt_ids))[row] = float(value)
     rewards_t = torch.tensor(rewards, dtype=torch.float32)
     components_t = {name: torch.tensor(v, dtype=torch.float32) for name, v in components.items()}
-    # The algorithm's reward shaping (e.g. DAPO's soft overlong punishment), part of its preset.
+    # The algorithm's reward shaping (e.g. DAPO's soft overlong punishment), part of its preset: each
+    # adds to the reward and is stored as the reward component its descriptor names (reward_<name>).
+    shaping_hp = {**hp, "max_completion_length": hp["max_completion_length"] or config.max_new_tokens}
     for shaping in registry.active("reward_shaping", hp):
-        if shaping.name == "soft_overlong":
-            from unipo.algorithms.components.rollout import overlong_buffer_tokens
-            max_length = hp["max_completion_length"] or config.max_new_tokens
-            penalty = shaping.load()(lengths, max_length, overlong_buffer_tokens({**hp, "max_completion_length": max_length}),
-                                     hp["overlong_penalty_factor"])
-            components_t[OVERLONG_COMPONENT] = penalty
-            rewards_t = rewards_t + penalty
+        penalty = shaping.load()(lengths, shaping_hp)
+        components_t[shaping.response_terms[0].removeprefix(REWARD_COMPONENT_PREFIX)] = penalty
+        rewards_t = rewards_t + penalty
     sampled = _Sampled(examples, list(range(first_id, first_id + count)), prompt_ids, gen.completion_ids,
                        gen.mask, gen.truncated, response_texts, rewards_t, components_t,
                        torch.tensor(correct, dtype=torch.bool), sampling_logprobs=gen.sampling_logprobs)
@@ -134,11 +132,8 @@ def _filter_responses(sampled: _Sampled, group: int, hp: dict) -> _Sampled:
             continue
         group_index = torch.arange(len(sampled.examples)).repeat_interleave(group)
         lengths = sampled.mask.sum(-1)
-        keep = part.load()(sampled.rewards, lengths, group_index, hp)
-        stats = dict(sampled.filter_stats)
-        if part.name == "gfpo":
-            from unipo.algorithms.gfpo import filter_stats
-            stats.update(filter_stats(sampled.rewards, lengths, group_index, keep, hp))
+        keep, part_stats = part.load()(sampled.rewards, lengths, group_index, hp)
+        stats = {**sampled.filter_stats, **part_stats}
         rows = keep.nonzero()[:, 0]
         sampled = _Sampled(
             examples=sampled.examples, group_ids=sampled.group_ids,

@@ -20,8 +20,7 @@ def describe(algo, summary: str | None) -> dict:
             "token_level_advantages": bool(algo.token_level_advantages),
             "uses_reference": bool(algo.uses_reference), "uses_values": bool(algo.uses_values),
             "composition": algo.composition,
-            "components": [{"axis": c.axis, "name": c.name, "summary": c.summary, "citation": c.citation,
-                            "rollout_side": c.rollout_side} for c in algo.components],
+            "components": [c.describe() for c in algo.components],
             "batch_dependent": algo.batch_dependent()}
 
 

@@ -127,7 +127,7 @@ def _gfpo_relation(step, hp):
 
 @component("sample_filter", "gfpo",
            summary="GFPO: sample G responses per prompt, train on the k shortest (or most reward per token)",
-           compute="unipo.algorithms.gfpo:keep_responses", inputs=("reward", "response_length", "group"),
+           compute="unipo.algorithms.gfpo:gfpo_filter", inputs=("reward", "response_length", "group"),
            level="response", rollout_side=True, active=lambda hp: hp["gfpo_keep"] > 0, relation=_gfpo_relation,
            hparams={
                "gfpo_keep": HParam(0, "GFPO: responses k kept per group out of the G sampled (0 = off; the paper "

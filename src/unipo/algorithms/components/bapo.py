@@ -31,7 +31,9 @@ def bapo_contributions(r, a, w, low, high, mode):
 
 
 def bapo_search(r, a, w, hp):
-    """numpy twin of bapo.search_bounds: (c_low, c_high, positive share)."""
+    """The reference loop: raise the lower bound by δ until pos/neg ≥ ρ0/(1 − ρ0) or it reaches its
+    max, then the upper bound; (c_low, c_high, positive share). The surrogate (unipo.algorithms.bapo)
+    runs this same function on its detached ratios and advantages."""
     r = np.clip(r, math.exp(-20.0), math.exp(20.0))
     rho = hp["bapo_positive_share"]
     target, step, mode = rho / (1.0 - rho), hp["bapo_step"], hp["bapo_contribution"]
@@ -51,10 +53,10 @@ def bapo_search(r, a, w, hp):
     return low, high, (pos / (pos + neg) if pos + neg > 0 else 1.0)
 
 
-def _bapo_loss_bounds(r, a, lp, hp):
-    """The bounds the surrogate used: its search skips tokens it takes for padding (ℓ = 0 and r = 1)."""
-    real = ~((lp == 0) & (r == 1)) if lp is not None else np.ones_like(r, dtype=bool)
-    return bapo_search(r, a, real.astype(np.float64), hp)
+def _bapo_loss_bounds(r, a, hp):
+    """The bounds the surrogate used. A stored step holds real tokens only, and tokens its loss left
+    out (filtered responses) store Â = 0, which contributes nothing to the search: weight 1 for all."""
+    return bapo_search(r, a, np.ones_like(r), hp)
 
 
 def _bapo_flags(r, a, low, high, hp):
@@ -66,13 +68,13 @@ def _bapo_flags(r, a, low, high, hp):
 
 
 def _bapo_relation(step, hp):
-    r, a, lp = step.token("ratio"), step.token("advantage"), step.token("logprob")
+    r, a = step.token("ratio"), step.token("advantage")
     if r is None or a is None:
         return [missing("clip", "u = min(r·Â, clip(r, c_low, c_high)·Â)", "ratio", "advantage")]
     if hp["importance_sampling_level"] != "token":
         return [unchecked("clip", "u = min(r·Â, clip(r, c_low, c_high)·Â)",
                           "BAPO's bound search is recomputed for token-level ratios only")]
-    low, high, share = _bapo_loss_bounds(r, a, lp, hp)
+    low, high, share = _bapo_loss_bounds(r, a, hp)
     checks = []
     all_low, all_high, all_share = bapo_search(r, a, np.ones_like(r), hp)
     for metric, value in (("bapo_clip_low", all_low), ("bapo_clip_high", all_high), ("bapo_positive_share", all_share)):
@@ -95,7 +97,7 @@ def _bapo_relation(step, hp):
 
 
 def _bapo_derivative(r, a, logprob, hp):
-    low, high, _ = _bapo_loss_bounds(r, a, logprob, hp)
+    low, high, _ = _bapo_loss_bounds(r, a, hp)
     clipped_low, clipped_high = _bapo_flags(r, a, low, high, hp)
     return np.where(clipped_low | clipped_high, 0.0, r * a), "log_ratio"
 

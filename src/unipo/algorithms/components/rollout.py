@@ -36,7 +36,7 @@ def _overlong_relation(step, hp):
 
 
 @component("reward_shaping", "soft_overlong", summary="DAPO soft overlong punishment: a linear penalty inside the last L_cache tokens",
-           compute="unipo.algorithms.reward_shaping:soft_overlong_penalty", inputs=("response_length",),
+           compute="unipo.algorithms.reward_shaping:soft_overlong_shaping", inputs=("response_length",),
            response_terms=(OVERLONG_COLUMN,), level="response", rollout_side=True,
            active=lambda hp: hp["overlong_buffer_fraction"] > 0, relation=_overlong_relation,
            hparams={"overlong_buffer_fraction": HParam(0.0, "DAPO soft overlong punishment: buffer L_cache as a fraction of max_completion_length (0 = off; DAPO 0.2)", minimum=0.0, maximum=1.0),
