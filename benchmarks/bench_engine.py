@@ -51,21 +51,22 @@ def train_seconds(model_dir, out: Path, capture: bool, steps: int,
 
 def writer_profile(run: Path) -> dict[str, float]:
     """Re-encode the stored steps in this process and time each stage of RunWriter.write_update
-    (the work the capture child does): StepRecord -> Arrow rows, float-column prediction, Parquet."""
-    from unipo.runs import prediction
-    from unipo.runs.step_file import read_step_file, write_step_file
-    files = sorted((run / "steps").glob("step-*.parquet"))
-    tables = [read_step_file(f) for f in files]
+    (the work the capture child does): float-column prediction, then the whole shard write."""
+    from unipo.runs import RunReader, RunWriter, prediction
+    reader = RunReader(run)
+    tables = [reader.step(n, include_empty_responses=True) for n in reader.steps()]
     floats = [[fld.name for fld in t.schema if str(fld.type) == "float"] for t in tables]
-    timings = {"predict": 0.0, "write_step_file": 0.0}
+    timings = {"predict": 0.0, "write_step": 0.0}
     with tempfile.TemporaryDirectory() as tmp:
+        writer = RunWriter.create(Path(tmp) / "copy", {"algorithm": "profile"})
         for i, (table, names) in enumerate(zip(tables, floats)):
             start = time.perf_counter()
             prediction.encode(table, names)
             timings["predict"] += time.perf_counter() - start
             start = time.perf_counter()
-            write_step_file(Path(tmp) / f"step-{i + 1:06d}.parquet", table)
-            timings["write_step_file"] += time.perf_counter() - start
+            writer.write_step(i + 1, table)
+            timings["write_step"] += time.perf_counter() - start
+        writer.close()
     return {k: v / max(len(tables), 1) for k, v in timings.items()}
 
 
@@ -110,10 +111,9 @@ def main() -> None:
                                                  thread_writer=True)
             thread.append(seconds)
             thread_rollouts += rollouts
-        files = sorted((run / "steps").glob("step-*.parquet"))
         import pyarrow.parquet as pq
-        tokens = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-        size = sum(f.stat().st_size for f in files)
+        tokens = sum(pq.ParquetFile(f).metadata.num_rows for f in (run / "steps").rglob("tokens.parquet"))
+        size = sum(f.stat().st_size for f in (run / "steps").rglob("*.parquet"))
         profile = writer_profile(run)
     ours, theirs = generation_seconds(args.model)
     print(f"updates per run: {args.steps} (8 prompts x 8 completions, 2 epochs x 2 mini-batches, 24 new tokens)")
@@ -128,7 +128,7 @@ def main() -> None:
         print(f"  same with the writer on a thread of the trainer's process (the fallback): whole run "
               f"{min(thread) / min(off):.3f}, median rollout {statistics.median(thread_rollouts) / statistics.median(off_rollouts):.3f}")
     print(f"capture child's work per step (re-timed here): float-column prediction {profile['predict'] * 1000:.0f} ms, "
-          f"whole write_step_file {profile['write_step_file'] * 1000:.0f} ms")
+          f"whole shard write {profile['write_step'] * 1000:.0f} ms")
     print(f"stored: {tokens} token rows in {size} bytes = {size / max(tokens, 1):.1f} bytes per token")
     print(f"sampling 64 x 24 tokens: KV-cache loop {ours * 1000:.0f} ms, model.generate {theirs * 1000:.0f} ms "
           f"(generate/loop = {theirs / ours:.2f})")

@@ -21,7 +21,7 @@ def test_kill_9_leaves_a_readable_resumable_run(tmp_path):
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:
-            if (out / "steps").is_dir() and len(list((out / "steps").glob("step-*.parquet"))) >= 5:
+            if (out / "steps").is_dir() and len(list((out / "steps").glob("step=*"))) >= 5:
                 break
             assert process.poll() is None, process.stderr.read().decode()
             time.sleep(0.05)

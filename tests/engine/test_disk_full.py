@@ -52,7 +52,7 @@ def test_a_step_that_does_not_fit_in_the_capture_process_is_one_message(small_tm
     with pytest.raises(DiskFullError) as caught:
         trainer.run()
     message = str(caught.value)
-    assert f"{out / 'steps' / 'step-000001.parquet'}: no space left on the device while writing step 1" in message
+    assert f"{out / 'steps' / 'step=000001' / 'rank=00000' / 'tokens.parquet'}: no space left on the device while writing step 1" in message
     assert "rerun with --resume" in message and "\n" not in message
     # No room left even for run.json: the message says so instead of a second traceback.
     assert "run.json could not be updated and still says running" in message

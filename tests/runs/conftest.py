@@ -26,5 +26,11 @@ def fake_record():
 
 
 @pytest.fixture
+def part_of():
+    """part_of(record, start, stop): responses start..stop of a StepRecord (a streamed part)."""
+    return fake_steps.part_of
+
+
+@pytest.fixture
 def run_path(tmp_path):
     return tmp_path / "run"

@@ -41,3 +41,19 @@ def fake_record(n: int = 6, t: int = 9, *, seed: int = 0, group_size: int = 3, e
         returns=rng.normal(size=(n, t)), entropy=rng.random((n, t)), terms=terms,
         rollout=2, epoch=1, minibatch=3,
     )
+
+
+def part_of(record: StepRecord, start: int, stop: int) -> StepRecord:
+    """Responses start..stop of a record (per-response and per-token arrays sliced alike)."""
+    def cut(value):
+        return None if value is None else np.asarray(value)[start:stop]
+    return StepRecord(
+        prompt_index=cut(record.prompt_index), group_id=cut(record.group_id),
+        prompt_text=list(record.prompt_text)[start:stop], response_text=list(record.response_text)[start:stop],
+        reward=cut(record.reward), mask=cut(record.mask), token_ids=cut(record.token_ids),
+        tokens=list(record.tokens)[start:stop], truncated=cut(record.truncated), length=cut(record.length),
+        reward_components={k: cut(v) for k, v in record.reward_components.items()},
+        logprob=cut(record.logprob), old_logprob=cut(record.old_logprob), ref_logprob=cut(record.ref_logprob),
+        value=cut(record.value), returns=cut(record.returns), entropy=cut(record.entropy),
+        terms={k: cut(v) for k, v in record.terms.items()}, rollout=record.rollout, epoch=record.epoch,
+        minibatch=record.minibatch, response_terms={k: cut(v) for k, v in record.response_terms.items()})

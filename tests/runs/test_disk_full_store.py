@@ -15,7 +15,7 @@ def test_a_full_disk_under_run_writer_names_the_step_file_and_leaves_no_temp_fil
     writer = RunWriter.create(run, {"task": {"name": "t"}})
     writer.write_update(1, fake_record(), {"loss": 1.0})
     filler = fill(point)
-    with pytest.raises(DiskFullError, match=r"step-000002\.parquet: no space left on the device while writing "
+    with pytest.raises(DiskFullError, match=r"steps/step=000002/rank=00000/tokens\.parquet: no space left on the device while writing "
                                             r"step 2 \(needed about .*, .* free on "):
         writer.write_update(2, fake_record(seed=2), {"loss": 2.0})
     assert not leftover_temp_files(run)

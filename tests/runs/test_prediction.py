@@ -1,11 +1,13 @@
-"""Derived float columns are stored as residuals against a prediction, and read back bit for bit."""
+"""Derived float columns are stored only where their prediction misses, and read back bit for bit."""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from unipo.runs import RunReader, RunWriter
-from unipo.runs.prediction import StepLayout
+from unipo.runs import coalesce
 
 
 def test_derived_columns_are_predicted_and_exact(run_path, fake_record):
@@ -18,11 +20,15 @@ def test_derived_columns_are_predicted_and_exact(run_path, fake_record):
     record.terms = {**record.terms, "kl": kl, "kl_penalty": penalty}
     RunWriter.create(run_path, {}).write_step(1, record)
 
-    layout = StepLayout.of(pq.read_schema(run_path / "steps" / "step-000001.parquet"))
-    # Exact everywhere: not stored at all. Exact on most rows: stored as a sparse residual.
-    assert layout.virtual["old_logprob"]["spec"] == ["copy", "logprob"]
-    assert "old_logprob" not in pq.read_schema(run_path / "steps" / "step-000001.parquet").names
-    assert layout.predicted["kl_penalty"][:2] == ["scale", "kl"]
+    tokens = pq.read_table(run_path / "steps" / "step=000001" / "rank=00000" / "tokens.parquet")
+    recipes = coalesce.recipes_of(tokens.schema)
+    # Stored only where the recipe misses (null elsewhere); exact on every row of a one-part
+    # step: not stored at all, its logical place kept in the metadata.
+    assert recipes["old_logprob"] == ["copy", "logprob"]
+    assert "old_logprob" not in tokens.column_names
+    assert json.loads(tokens.schema.metadata[b"unipo.absent"])["old_logprob"] == 5
+    assert recipes["kl_penalty"][:2] == ["scale", "kl"]
+    assert tokens.column("kl_penalty").drop_null().to_pylist() == [1.5, -0.0, 7.25]
 
     table = RunReader(run_path).step(1)
     mask = np.asarray(record.mask, bool)

@@ -11,7 +11,7 @@ import pytest
 
 from unipo.errors import UnipoError
 from unipo.runs import RunReader, RunWriter
-from unipo.runs.prediction import EncodingMemory, StepLayout
+from unipo.runs.prediction import EncodingMemory
 from unipo.runs.schema import RESPONSE_TERMS_KEY
 from unipo.server.step_payload import step_payload
 
@@ -119,44 +119,51 @@ def test_every_value_reads_back_bit_for_bit_across_steps(run_path, fake_record):
         assert table.column("step").to_pylist() == [step] * table.num_rows
 
 
-def test_constant_and_copied_columns_are_not_stored(run_path, fake_record):
+def test_constant_and_copied_columns_store_only_nulls(run_path, fake_record):
     record = fake_record(n=6, t=9, seed=2)
     record.old_logprob = np.asarray(record.logprob, np.float32).copy()
     record.value = None
     RunWriter.create(run_path, {}).write_step(1, record)
-    path = run_path / "steps" / "step-000001.parquet"
-    stored = pq.read_schema(path).names
-    for name in ("step", "rollout", "epoch", "minibatch", "old_logprob", "value", "entropy_bonus", "clipped_low",
-                 "reward_correct", "reward_format"):
-        assert name not in stored, name
-    layout = StepLayout.of(pq.read_schema(path))
-    assert layout.virtual["value"]["valid"] == "none"
+    shard = run_path / "steps" / "step=000001" / "rank=00000"
+    tokens = pq.read_table(shard / "tokens.parquet")
+    # Per-response values live in responses.parquet only; the update's numbers in its metadata.
+    for name in ("step", "rollout", "epoch", "minibatch", "prompt_text", "reward", "reward_correct"):
+        assert name not in tokens.column_names, name
+    responses = pq.read_table(shard / "responses.parquet")
+    assert "step" not in responses.column_names and "reward_correct" in responses.column_names
+    assert json.loads(responses.schema.metadata[b"unipo.constants"]) == {"step": 1, "rollout": 2, "epoch": 1,
+                                                                         "minibatch": 3}
+    for name in ("old_logprob", "value", "entropy_bonus", "clipped_low"):
+        assert name not in tokens.column_names, name  # exact (or null) on every row: not stored
     table = RunReader(run_path).step(1)
     assert table.column_names[:4] == ["step", "rollout", "epoch", "minibatch"]
     assert table.column("value").null_count == table.num_rows
     assert set(table.column("epoch").to_pylist()) == {1}
+    assert table.column("clipped_low").null_count == 0 and set(table.column("clipped_low").to_pylist()) == {0.0}
     # Only the slice filters carry statistics; no Arrow schema copy in the footer.
-    metadata = pq.ParquetFile(path).metadata
-    assert b"ARROW:schema" not in (metadata.metadata or {})
-    names = [metadata.row_group(0).column(c).path_in_schema for c in range(metadata.num_columns)]
-    with_stats = {name for c, name in enumerate(names) if metadata.row_group(0).column(c).is_stats_set}
-    assert with_stats == {"response", "prompt"}
+    for name, expected in (("tokens.parquet", {"response"}), ("responses.parquet", {"response", "prompt"})):
+        metadata = pq.ParquetFile(shard / name).metadata
+        assert b"ARROW:schema" not in (metadata.metadata or {})
+        names = [metadata.row_group(0).column(c).path_in_schema for c in range(metadata.num_columns)]
+        with_stats = {name for c, name in enumerate(names) if metadata.row_group(0).column(c).is_stats_set}
+        assert with_stats == expected
 
 
 def test_remembered_recipes_skip_the_search(fake_record, monkeypatch):
-    from unipo.runs import prediction
-    from unipo.runs.step_file import encode_step_table
+    from unipo.runs import coalesce, prediction
 
     memory = EncodingMemory()
-    table = fake_record(n=8, t=20, seed=1).to_table(1)
-    first = encode_step_table(table, memory)
-    assert any(memory.specs.values())  # something was predicted
+    _, tokens = fake_record(n=8, t=20, seed=1).to_parts(1)
+    floats = [f.name for f in tokens.schema if f.type == "float"]
+    first = coalesce.choose_recipes(tokens, floats, memory)
+    assert first  # something was predicted
     searches = []
     real_search = prediction._search
     monkeypatch.setattr(prediction, "_search", lambda *a: searches.append(a) or real_search(*a))
-    second = encode_step_table(table, memory)
+    second = coalesce.choose_recipes(tokens, floats, memory)
     assert searches == []  # every remembered recipe was exact again; misses wait RESEARCH_EVERY steps
-    assert second.equals(first) and second.schema.metadata == first.schema.metadata
+    assert second == first
+    assert coalesce.encode(tokens, second).equals(coalesce.encode(tokens, first))
 
 
 def test_canonical_export_import_keeps_response_terms(tmp_path, fake_record):

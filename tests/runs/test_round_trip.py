@@ -19,7 +19,7 @@ def test_every_column_round_trips(run_path, fake_record):
 
     reader = RunReader(run_path)
     assert reader.header["status"] == "finished"
-    assert reader.header["seed"] == 7 and reader.header["format"] == "unipo-run/1"
+    assert reader.header["seed"] == 7 and reader.header["format"] == "unipo-run/2" and reader.header["world_size"] == 1
     assert reader.steps() == [5]
     assert reader.metrics() == {"step": [5], "loss": [0.25], "reward_mean": [0.5]}
 

@@ -77,10 +77,12 @@ def test_missing_bundle_gives_a_short_page(tmp_path, runs_dir):
 def test_step_file_symlinked_outside_the_run_is_not_read(tmp_path, runs_dir):
     from fastapi.testclient import TestClient
 
-    steps = runs_dir / "alpha" / "steps"
+    from unipo.runs.schema import TOKENS_FILE, shard_path
+
+    stored = shard_path(runs_dir / "alpha", 3, 0) / TOKENS_FILE  # the token rows of step 3
     outside = tmp_path / "outside.parquet"
-    (steps / "step-000003.parquet").rename(outside)
-    os.symlink(outside, steps / "step-000003.parquet")
+    stored.rename(outside)
+    os.symlink(outside, stored)
     with TestClient(create_app([runs_dir])) as client:
         response = client.get("/api/runs/alpha/steps/3")
     assert response.status_code == 404

@@ -12,7 +12,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                     "New runs appearing in a given folder show up without a restart.",
     )
     parser.add_argument("paths", nargs="+", metavar="RUNS_DIR_OR_RUN",
-                        help="a run directory or a folder holding run directories")
+                        help="a run directory or a folder holding run directories, or an fsspec URL of one "
+                             "(s3://bucket/prefix; read-only, credentials from the environment, served from a "
+                             "local copy under ~/.cache/unipo/remote kept in sync)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only; anything else "
                              "prints a warning and requires the access token printed in the URL)")

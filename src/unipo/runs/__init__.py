@@ -6,10 +6,10 @@ from unipo.runs.reader import RunReader
 from unipo.runs.record import StepRecord
 from unipo.runs.schema import FORMAT
 from unipo.runs.space import DiskFullError
-from unipo.runs.writer import RunWriter
+from unipo.runs.writer import RankWriter, RunWriter
 
 __all__ = [
-    "DiskFullError", "FORMAT", "LOCK_FILE", "RunFormatError", "RunLockedError", "WriterLock", "check_no_writer", "RunReader", "RunWriter", "StepNotFoundError", "StepRecord", "list_runs",
+    "DiskFullError", "FORMAT", "LOCK_FILE", "RunFormatError", "RunLockedError", "WriterLock", "check_no_writer", "RankWriter", "RunReader", "RunWriter", "StepNotFoundError", "StepRecord", "list_runs",
     "export_canonical", "import_canonical",
 ]
 

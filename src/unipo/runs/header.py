@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from unipo.runs.errors import RunFormatError
-from unipo.runs.schema import FORMAT, STATUSES
+from unipo.runs.schema import FORMAT, LEGACY_FORMAT, READABLE_FORMATS, STATUSES
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -16,6 +16,10 @@ def read_header(path: Path) -> dict[str, Any]:
         raise RunFormatError(f"{path}: missing (not a UNIPO run directory)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RunFormatError(f"{path}: cannot be read ({exc})") from None
+    return parse_header(text, path)
+
+
+def parse_header(text: str, path: Path | str) -> dict[str, Any]:
     try:
         header = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -27,7 +31,8 @@ def read_header(path: Path) -> dict[str, Any]:
 def validate_header(header: Any, path: Path | str) -> None:
     if not isinstance(header, dict):
         raise RunFormatError(f"{path}: expected a JSON object, got {type(header).__name__}")
-    if header.get("format") != FORMAT:
-        raise RunFormatError(f"{path}: format: expected {FORMAT!r}, got {header.get('format')!r}")
+    if header.get("format") not in READABLE_FORMATS:
+        raise RunFormatError(f"{path}: format: expected {FORMAT!r} (or the older {LEGACY_FORMAT!r}), "
+                             f"got {header.get('format')!r}")
     if header.get("status") not in STATUSES:
         raise RunFormatError(f"{path}: status: expected one of {', '.join(STATUSES)}, got {header.get('status')!r}")

@@ -50,6 +50,11 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
         data = path.read_bytes()
     except FileNotFoundError:
         return []
+    return parse_rows(data, path)
+
+
+def parse_rows(data: bytes, path: Path | str) -> list[dict[str, Any]]:
+    """read_rows on bytes already read (`path` names the file in messages)."""
     lines = data.split(b"\n")
     complete = lines[:-1]  # the piece after the final newline is empty or torn
     rows = []

@@ -12,7 +12,7 @@ stored in one of two ways:
   on an empty response's placeholder row). A step of ~1000 rows saves ~170 bytes (column chunk +
   footer entry) per such column.
 
-Only IEEE-exact float32 operations (copy, -, +, * by a float32 constant, a constant) are used, so
+Only IEEE-exact float32 operations (copy, -, +, * by a float32 constant or another column, a constant) are used, so
 decoding gives back the same bits on any machine. A virtual column's entry holds its logical index,
 so the logical column order is restored.
 
@@ -54,6 +54,8 @@ def _predict(spec: list, columns: dict[str, np.ndarray], rows: int | None = None
         return columns[spec[1]] - columns[spec[2]]
     if op == "add":
         return columns[spec[1]] + columns[spec[2]]
+    if op == "mul":
+        return columns[spec[1]] * columns[spec[2]]
     if op == "scale":
         return np.float32(spec[2]) * columns[spec[1]]
     if op == "const":
@@ -278,14 +280,16 @@ def _search(target: np.ndarray, usable: list[str], small: dict[str, np.ndarray],
         few_target = target_bits[screen]
         sub = ((few[:, None, :] - few[None, :, :]).view(_U32) == few_target).mean(axis=2)
         add = ((few[:, None, :] + few[None, :, :]).view(_U32) == few_target).mean(axis=2)
+        mul = ((few[:, None, :] * few[None, :, :]).view(_U32) == few_target).mean(axis=2)
         np.fill_diagonal(sub, -1.0)
         add[np.tril_indices(k)] = -1.0
-        pair_scores = np.concatenate([sub.ravel(), add.ravel()])
+        mul[np.tril_indices(k, -1)] = -1.0  # a*b == b*a; a*a is allowed
+        pair_scores = np.concatenate([sub.ravel(), add.ravel(), mul.ravel()])
         order = np.argsort(-pair_scores, kind="stable")[:SCREEN_KEEP]
         for flat in order:
             if pair_scores[flat] <= MIN_EXACT_SHARE * 0.5:
                 break
-            op = "sub" if flat < k * k else "add"
+            op = ("sub", "add", "mul")[int(flat) // (k * k)]
             i, j = divmod(int(flat) % (k * k), k)
             spec = [op, usable[i], usable[j]]
             candidates.append(spec)

@@ -1,23 +1,24 @@
-"""RunReader: read-only access to a run directory, safe while a RunWriter is still writing."""
+"""RunReader: read-only access to a run (a directory or an fsspec URL), safe while writers write."""
 from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from unipo.runs.errors import RunFormatError, StepNotFoundError
-from unipo.runs.header import read_header
-from unipo.runs.metrics_log import as_columns, read_rows
+from unipo.runs.errors import RunFormatError
+from unipo.runs.files import RunFiles
+from unipo.runs.header import parse_header
+from unipo.runs.legacy import LegacySteps
+from unipo.runs.metrics_log import as_columns, parse_rows
 from unipo.runs.schema import (
-    EMPTY_RESPONSE_POSITION, METRICS_JSONL, RUN_JSON, STEP_COLUMNS, STEPS_DIR, per_response_columns,
-    step_number, step_path,
+    EMPTY_RESPONSE_POSITION, LEGACY_FORMAT, METRICS_JSONL, RUN_JSON, STEP_COLUMNS, STEPS_DIR,
+    per_response_columns,
 )
-from unipo.runs.step_file import read_step_file, read_step_schema
+from unipo.runs.sharded import ShardedSteps
 
 # A running run whose files changed within this many seconds counts as live.
 LIVE_WINDOW_S = 120.0
@@ -25,30 +26,53 @@ LIVE_WINDOW_S = 120.0
 
 class RunReader:
     def __init__(self, path: str | os.PathLike, *, live_window_s: float = LIVE_WINDOW_S):
-        self.path = Path(path)
+        self.files = RunFiles(path)
+        # A Path for local runs (as before), the URL string for remote ones.
+        self.path = self.files.root if not self.files.remote else self.files.location
         self.live_window_s = live_window_s
-        if not self.path.is_dir():
-            raise RunFormatError(f"{self.path}: not a directory (expected a UNIPO run directory)")
-        self._header_stamp: int | None = None
+        if not self.files.is_dir():
+            raise RunFormatError(f"{self.files.shown()}: not a directory (expected a UNIPO run directory)")
+        self._header_stamp: Any = None
         self._header: dict[str, Any] = {}
         self._load_header()
+        self._layout = None
+
+    @property
+    def is_remote(self) -> bool:
+        return self.files.remote
 
     # -- header and liveness ----------------------------------------------------------------------
     @property
     def header(self) -> dict[str, Any]:
-        """run.json, re-read when it changed on disk (status moves from running to finished)."""
+        """run.json, re-read when it changed (status moves from running to finished)."""
         self._load_header()
         return self._header
 
     def _load_header(self) -> None:
-        run_json = self.path / RUN_JSON
-        try:
-            stamp = run_json.stat().st_mtime_ns
-        except FileNotFoundError:
-            raise RunFormatError(f"{run_json}: missing (not a UNIPO run directory)") from None
+        stamp = self.files.stamp(RUN_JSON)
+        if stamp is None:
+            raise RunFormatError(f"{self.files.shown(RUN_JSON)}: missing (not a UNIPO run directory)")
         if stamp != self._header_stamp:
-            self._header = read_header(run_json)
+            try:
+                text = self.files.read_bytes(RUN_JSON).decode("utf-8")
+            except FileNotFoundError:
+                raise RunFormatError(f"{self.files.shown(RUN_JSON)}: missing (not a UNIPO run directory)") from None
+            except (OSError, UnicodeDecodeError) as exc:
+                raise RunFormatError(f"{self.files.shown(RUN_JSON)}: cannot be read ({exc})") from None
+            self._header = parse_header(text, self.files.shown(RUN_JSON))
             self._header_stamp = stamp
+
+    @property
+    def _steps_source(self):
+        if self._layout is None:
+            if self._header.get("format") == LEGACY_FORMAT:
+                if self.files.remote:
+                    raise RunFormatError(f"{self.files.shown(RUN_JSON)}: runs in the older format "
+                                         f"{LEGACY_FORMAT!r} are read from local directories only")
+                self._layout = LegacySteps(self.files.root, self._describe_steps)
+            else:
+                self._layout = ShardedSteps(self.files, self._describe_steps)
+        return self._layout
 
     @property
     def is_live(self) -> bool:
@@ -58,80 +82,90 @@ class RunReader:
         return time.time() - self.last_modified() <= self.live_window_s
 
     def last_modified(self) -> float:
-        stamps = []
-        for candidate in (self.path / RUN_JSON, self.path / METRICS_JSONL, self.path / STEPS_DIR):
-            try:
-                stamps.append(candidate.stat().st_mtime)
-            except FileNotFoundError:
-                pass
-        return max(stamps, default=0.0)
+        stamps = [self.files.mtime(name) for name in (RUN_JSON, METRICS_JSONL, STEPS_DIR)]
+        return max((s for s in stamps if s is not None), default=0.0)
 
     # -- steps and metrics ----------------------------------------------------------------------
     def steps(self) -> list[int]:
-        """Step numbers whose files are complete, sorted; re-reads the directory on each call."""
-        try:
-            names = os.listdir(self.path / STEPS_DIR)
-        except FileNotFoundError:
-            return []
-        return sorted(n for n in map(step_number, names) if n is not None)
+        """Step numbers with at least one complete shard, sorted; re-reads the directory each call."""
+        return sorted(self._steps_source.steps())
+
+    def step_ranks(self, n: int) -> list[int]:
+        """The ranks whose shard of step n is present (sorted)."""
+        source = self._steps_source
+        if isinstance(source, LegacySteps):
+            source.stamp(n)
+            return [0]
+        return source.ranks(n)
+
+    def missing_ranks(self, n: int) -> list[int]:
+        """Ranks below the header's world_size whose shard of step n is absent (a dead rank): the
+        step still reads, as the ranks present."""
+        present = set(self.step_ranks(n))
+        return [r for r in range(int(self.header.get("world_size", 1) or 1)) if r not in present]
+
+    def step_stamp(self, n: int) -> tuple:
+        """A value that changes whenever step n's files change (a cache key); StepNotFoundError if absent."""
+        return (str(self.path), int(n), self._steps_source.stamp(int(n)))
 
     def metrics(self) -> dict[str, list]:
         """Columns of metrics.jsonl ("step" first); a torn last line is ignored."""
-        return as_columns(read_rows(self.path / METRICS_JSONL))
+        try:
+            data = self.files.read_bytes(METRICS_JSONL)
+        except FileNotFoundError:
+            data = b""
+        return as_columns(parse_rows(data, self.files.shown(METRICS_JSONL)))
 
     def step(self, n: int, *, include_empty_responses: bool = False) -> pa.Table:
-        """All token rows of step n, sorted by response then position.
+        """All token rows of step n (every rank), sorted by response then position.
 
-        Responses without completion tokens are stored as one placeholder row (position -1, null
-        token columns); they are left out unless include_empty_responses. See responses().
+        Responses without completion tokens appear as one placeholder row (position -1, null token
+        columns) only with include_empty_responses. See responses().
         """
-        table = self._read(n)
-        return table if include_empty_responses else _without_placeholders(table)
+        source = self._steps_source
+        if isinstance(source, LegacySteps):
+            table = source.table(n)
+            return table if include_empty_responses else _without_placeholders(table)
+        return source.step(n, include_empty=include_empty_responses)
 
     def group(self, n: int, prompt: int) -> pa.Table:
         """Token rows of the responses to prompt number `prompt` of step n."""
-        return _without_placeholders(self._read(n, where=("prompt", int(prompt))))
+        source = self._steps_source
+        if isinstance(source, LegacySteps):
+            return _without_placeholders(source.table(n, where=("prompt", int(prompt))))
+        return source.subset(n, "prompt", int(prompt))
 
     def response(self, n: int, response: int) -> pa.Table:
         """Token rows of response `response` of step n (no rows when it has no completion token)."""
-        return _without_placeholders(self._read(n, where=("response", int(response))))
+        source = self._steps_source
+        if isinstance(source, LegacySteps):
+            return _without_placeholders(source.table(n, where=("response", int(response))))
+        return source.subset(n, "response", int(response))
 
     def responses(self, n: int) -> pa.Table:
         """One row per response of step n (empty ones included): step and per-response columns,
         reward components, per-response terms (group_mean, ...) and `token_count` (stored
-        completion tokens)."""
-        schema = self._schema(n)
-        per_response = set(per_response_columns(schema))
-        wanted = [c for c in schema.names if c in STEP_COLUMNS or c in per_response]
-        table = self._read(n, columns=[*wanted, "position"])
-        response = table.column("response").to_numpy()
-        firsts = np.flatnonzero(np.r_[True, response[1:] != response[:-1]]) if len(response) else np.array([], int)
-        is_token = pc.greater_equal(table.column("position"), 0).to_numpy(zero_copy_only=False)
-        counts = np.add.reduceat(is_token.astype(np.int32), firsts) if len(firsts) else np.array([], np.int32)
-        table = table.take(pa.array(firsts)).select(wanted)
-        table = _plain_strings(table)
-        return table.append_column("token_count", pa.array(counts, pa.int32()))
+        completion tokens). Reads no token column."""
+        return _plain_strings(self._steps_source.responses(n))
 
-    def _schema(self, n: int) -> pa.Schema:
-        """Step n's logical columns (as step() returns them), read from the file's footer only."""
-        path = self._step_path(n)
-        try:
-            return read_step_schema(path)
-        except FileNotFoundError:
-            raise StepNotFoundError(f"{self.path}: no step {n}") from None
+    def token_page(self, n: int, responses: list[int], columns: list[str] | None = None) -> pa.Table:
+        """Token rows of the given responses of step n (sorted by response, then position):
+        `response`, `position` and `columns` (default: every per-token column; per-response
+        columns may be named too and are repeated on each token). Reads only the row groups that
+        hold these responses. StepNotFoundError for an unknown response or column."""
+        source = self._steps_source
+        if isinstance(source, LegacySteps):
+            table = _without_placeholders(source.table(n))
+            table = table.filter(pc.is_in(table.column("response"), pa.array(np.asarray(responses, np.int32))))
+            if columns is None:
+                per = set(per_response_columns(table.schema)) | set(STEP_COLUMNS)
+                columns = [c for c in table.column_names if c not in per]
+            names = ["response", "position", *[c for c in columns if c not in ("response", "position")]]
+            return table.select(names)
+        return source.token_page(n, list(responses), columns)
 
-    def _step_path(self, n: int) -> Path:
-        path = step_path(self.path, int(n))
-        if not path.exists():
-            raise StepNotFoundError(f"{self.path}: no step {n} (steps present: {_describe(self.steps())})")
-        return path
-
-    def _read(self, n: int, **options) -> pa.Table:
-        path = self._step_path(n)
-        try:
-            return read_step_file(path, **options)
-        except FileNotFoundError:
-            raise StepNotFoundError(f"{self.path}: no step {n}") from None
+    def _describe_steps(self) -> str:
+        return _describe(self.steps())
 
 
 def _plain_strings(table: pa.Table) -> pa.Table:
@@ -153,3 +187,4 @@ def _describe(steps: list[int]) -> str:
     if not steps:
         return "none"
     return f"{steps[0]}..{steps[-1]} ({len(steps)})" if len(steps) > 3 else ", ".join(map(str, steps))
+

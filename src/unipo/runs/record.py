@@ -11,7 +11,7 @@ import pyarrow as pa
 from unipo.errors import UnipoError
 from unipo.runs.arrays import per_response, per_token, to_numpy
 from unipo.runs.schema import (
-    EMPTY_RESPONSE_POSITION, RESERVED_COLUMNS, RESPONSE_TERMS_KEY, REWARD_COMPONENT_PREFIX,
+    RESERVED_COLUMNS, RESPONSE_TERMS_KEY, REWARD_COMPONENT_PREFIX,
     TOKEN_FLOAT_COLUMNS, is_valid_column_name,
 )
 
@@ -55,142 +55,126 @@ class StepRecord:
     response_terms: Mapping[str, ArrayLike] = field(default_factory=dict)
 
     def to_table(self, step: int) -> pa.Table:
-        """The step file's rows: one per completion token, sorted by response then position."""
-        return _flatten(self, step)
+        """The logical step rows: one per completion token (plus one placeholder row per empty
+        response), sorted by response then position — as RunReader.step(n) returns them."""
+        from unipo.runs.parts import join
+
+        return join(*self.to_parts(step))
+
+    def to_parts(self, step: int, *, response_offset: int = 0) -> tuple[pa.Table, pa.Table]:
+        """(responses, tokens): one row per response (texts, rewards, per-response terms,
+        token_count) and one row per real completion token (token columns and per-token terms).
+        Responses are numbered from `response_offset` (parts of one streamed step continue it)."""
+        return _split(self, step, response_offset)
 
 
-def _flatten(record: StepRecord, step: int) -> pa.Table:
+def _split(record: StepRecord, step: int, response_offset: int) -> tuple[pa.Table, pa.Table]:
     mask = to_numpy(record.mask, "mask")
     if mask.ndim != 2:
         raise UnipoError(f"StepRecord.mask: expected shape [N, T], got {list(mask.shape)}")
     mask = mask.astype(bool)
     n, t = mask.shape
-    token_counts = mask.sum(axis=1)
-    empty = token_counts == 0
-    # Empty responses keep one placeholder row (see schema.EMPTY_RESPONSE_POSITION).
-    rows_per_response = np.maximum(token_counts, 1)
-    row_response = np.repeat(np.arange(n, dtype=np.int32), rows_per_response)
-    rows = len(row_response)
-
+    token_counts = mask.sum(axis=1).astype(np.int32)
     # Token coordinates of real tokens, in row-major (response, position) order.
     token_r, token_t = np.nonzero(mask)
-    token_rows = _token_row_slots(rows_per_response, empty, token_counts)
-    columns: dict[str, pa.Array] = {}
+    tokens_total = len(token_r)
+    response_ids = np.arange(response_offset, response_offset + n, dtype=np.int32)
 
-    def repeat_per_response(values: np.ndarray) -> np.ndarray:
-        return np.repeat(values, rows_per_response)
-
-    def scatter_tokens(values: np.ndarray, fill) -> np.ndarray:
-        out = np.full(rows, fill, dtype=values.dtype)
-        out[token_rows] = values[token_r, token_t]
-        return out
-
+    per: dict[str, pa.Array] = {}
     for name, value in (("step", step), ("rollout", record.rollout), ("epoch", record.epoch),
                         ("minibatch", record.minibatch)):
-        columns[name] = pa.array(np.full(rows, int(value), dtype=np.int32))
-
-    columns["response"] = pa.array(row_response)
-    columns["prompt"] = pa.array(repeat_per_response(per_response(record.prompt_index, "prompt_index", n, np.int32)))
-    columns["group"] = pa.array(repeat_per_response(per_response(record.group_id, "group_id", n, np.int32)))
-    columns["prompt_text"] = _repeated_strings(record.prompt_text, "prompt_text", n, rows_per_response)
-    columns["response_text"] = _repeated_strings(record.response_text, "response_text", n, rows_per_response)
-    columns["reward"] = _float_column(repeat_per_response(per_response(record.reward, "reward", n, np.float32)))
-    lengths = token_counts.astype(np.int32) if record.length is None else per_response(record.length, "length", n, np.int32)
-    columns["response_length"] = pa.array(repeat_per_response(lengths))
+        per[name] = pa.array(np.full(n, int(value), dtype=np.int32))
+    per["response"] = pa.array(response_ids)
+    per["prompt"] = pa.array(per_response(record.prompt_index, "prompt_index", n, np.int32))
+    per["group"] = pa.array(per_response(record.group_id, "group_id", n, np.int32))
+    per["prompt_text"] = _texts(record.prompt_text, "prompt_text", n)
+    per["response_text"] = _texts(record.response_text, "response_text", n)
+    per["reward"] = _float_column(per_response(record.reward, "reward", n, np.float32))
+    lengths = token_counts if record.length is None else per_response(record.length, "length", n, np.int32)
+    per["response_length"] = pa.array(lengths)
     truncated = np.zeros(n, dtype=bool) if record.truncated is None else per_response(record.truncated, "truncated", n, bool)
-    columns["truncated"] = pa.array(repeat_per_response(truncated))
+    per["truncated"] = pa.array(truncated)
 
-    position = np.full(rows, EMPTY_RESPONSE_POSITION, dtype=np.int32)
-    position[token_rows] = token_t.astype(np.int32)
-    columns["position"] = pa.array(position)
+    tok: dict[str, pa.Array] = {}
+    tok["response"] = pa.array(response_ids[token_r])
+    tok["position"] = pa.array(token_t.astype(np.int32))
     token_ids = per_token(record.token_ids, "token_ids", (n, t), np.int64)
-    columns["token_id"] = pa.array(scatter_tokens(token_ids.astype(np.int32), 0), mask=~_token_row_mask(rows, token_rows))
-    columns["token"] = _token_strings(record.tokens, mask, token_counts, rows, token_rows)
+    tok["token_id"] = pa.array(token_ids[mask].astype(np.int32))
+    tok["token"] = _token_strings(record.tokens, mask, token_counts, tokens_total)
+
+    def gather(values: np.ndarray) -> np.ndarray:
+        return values[mask]  # row-major, the order of np.nonzero
 
     terms = dict(record.terms)
     for name, source in zip(TOKEN_FLOAT_COLUMNS, (record.logprob, record.old_logprob, record.ref_logprob,
                                                  record.value, record.returns, record.entropy)):
         if source is None:
             source = terms.get(name)
-        columns[name] = _per_token_float(source, name, (n, t), rows, scatter_tokens)
+        tok[name] = _per_token_float(source, name, (n, t), tokens_total, gather)
     terms.pop("entropy", None)
 
+    taken = {**per, **tok}
     for name, values in record.reward_components.items():
         column = REWARD_COMPONENT_PREFIX + str(name)
-        _check_extra_name(column, f"reward_components[{name!r}]", columns)
-        columns[column] = _float_column(repeat_per_response(per_response(values, f"reward_components[{name!r}]", n, np.float32)))
+        _check_extra_name(column, f"reward_components[{name!r}]", taken)
+        per[column] = taken[column] = _float_column(per_response(values, f"reward_components[{name!r}]", n, np.float32))
     response_terms = []
     for name, values in record.response_terms.items():
-        _check_extra_name(name, f"response_terms[{name!r}]", columns)
+        _check_extra_name(name, f"response_terms[{name!r}]", taken)
         if name in terms:
             raise UnipoError(f"StepRecord.response_terms[{name!r}]: also given in terms (a term is per "
                              "response [N] or per token [N, T], not both)")
-        columns[name] = _float_column(repeat_per_response(per_response(values, f"response_terms[{name!r}]", n, np.float32)))
+        per[name] = taken[name] = _float_column(per_response(values, f"response_terms[{name!r}]", n, np.float32))
         response_terms.append(name)
     for name, values in terms.items():
-        _check_extra_name(name, f"terms[{name!r}]", columns)
-        columns[name] = _per_token_float(values, f"terms[{name!r}]", (n, t), rows, scatter_tokens)
+        _check_extra_name(name, f"terms[{name!r}]", taken)
+        tok[name] = taken[name] = _per_token_float(values, f"terms[{name!r}]", (n, t), tokens_total, gather)
+    per["token_count"] = pa.array(token_counts)
 
-    return pa.table(columns, metadata={RESPONSE_TERMS_KEY: json.dumps(response_terms).encode()})
-
-
-def _token_row_slots(rows_per_response: np.ndarray, empty: np.ndarray, token_counts: np.ndarray) -> np.ndarray:
-    """Row index of each real token (placeholder rows of empty responses are skipped)."""
-    starts = np.concatenate(([0], np.cumsum(rows_per_response)[:-1]))
-    starts_of_tokens = np.repeat(starts, token_counts)
-    offsets_within = np.arange(int(token_counts.sum())) - np.repeat(np.cumsum(token_counts) - token_counts, token_counts)
-    return (starts_of_tokens + offsets_within).astype(np.int64)
+    responses = pa.table(per, metadata={RESPONSE_TERMS_KEY: json.dumps(response_terms).encode()})
+    return responses, pa.table(tok)
 
 
-def _token_row_mask(rows: int, token_rows: np.ndarray) -> np.ndarray:
-    is_token = np.zeros(rows, dtype=bool)
-    is_token[token_rows] = True
-    return is_token
-
-
-def _per_token_float(source, field_name: str, shape, rows: int, scatter_tokens) -> pa.Array:
+def _per_token_float(source, field_name: str, shape, rows: int, gather) -> pa.Array:
     if source is None:
         return pa.nulls(rows, type=pa.float32())
     values = per_token(source, field_name, shape, np.float32)
-    return _float_column(scatter_tokens(values, np.nan))
+    return _float_column(gather(values))
 
 
 def _float_column(values: np.ndarray) -> pa.Array:
-    # NaN means "no value" in this store (placeholder rows, None in lists): stored as null.
-    return pa.array(values, type=pa.float32(), from_pandas=True)
+    # NaN means "no value" in this store (None in lists): stored as null.
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    nan = np.isnan(values)
+    return pa.array(values, type=pa.float32(), mask=nan if nan.any() else None)
 
 
-def _repeated_strings(texts: Sequence[str], field_name: str, n: int, rows_per_response: np.ndarray) -> pa.Array:
+def _texts(texts: Sequence[str], field_name: str, n: int) -> pa.Array:
     texts = list(texts)
     if len(texts) != n:
         raise UnipoError(f"StepRecord.{field_name}: expected {n} strings (one per response), got {len(texts)}")
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise UnipoError(f"StepRecord.{field_name}[{i}]: expected a string, got {type(text).__name__}")
-    response_of_row = pa.array(np.repeat(np.arange(n, dtype=np.int32), rows_per_response))
-    return _safe_strings(texts, field_name).take(response_of_row)
+    return _safe_strings(texts, field_name)
 
 
-def _token_strings(tokens, mask: np.ndarray, token_counts: np.ndarray, rows: int, token_rows: np.ndarray) -> pa.Array:
+def _token_strings(tokens, mask: np.ndarray, token_counts: np.ndarray, rows: int) -> pa.Array:
     if tokens is None:
         return pa.nulls(rows, type=pa.string())
     n, t = mask.shape
     if len(tokens) != n:
         raise UnipoError(f"StepRecord.tokens: expected {n} lists (one per response), got {len(tokens)}")
-    flat: list = [None] * rows
-    k = 0
+    flat: list = []
     for i, response_tokens in enumerate(tokens):
         response_tokens = list(response_tokens)
         if len(response_tokens) == t:
-            chosen = [response_tokens[j] for j in np.flatnonzero(mask[i])]
+            flat.extend(response_tokens[j] for j in np.flatnonzero(mask[i]))
         elif len(response_tokens) == token_counts[i]:
-            chosen = response_tokens
+            flat.extend(response_tokens)
         else:
             raise UnipoError(f"StepRecord.tokens[{i}]: expected {t} (padded) or {int(token_counts[i])} "
                              f"(real tokens) strings, got {len(response_tokens)}")
-        for text in chosen:
-            flat[token_rows[k]] = text
-            k += 1
     return _safe_strings(flat, "tokens")
 
 

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-FORMAT = "unipo-run/1"
+FORMAT = "unipo-run/2"
+# Runs written before per-response/per-token files and rank shards: still readable (not writable).
+LEGACY_FORMAT = "unipo-run/1"
+READABLE_FORMATS = (FORMAT, LEGACY_FORMAT)
 STATUSES = ("running", "finished", "failed")
 
 RUN_JSON = "run.json"
@@ -17,6 +20,17 @@ CHECKPOINTS_DIR = "checkpoints"
 TMP_SUFFIX = ".tmp"
 
 _STEP_FILE = re.compile(r"^step-(\d{6,})\.parquet$")
+
+# Layout 2 (docs/store.md): Hive-style partitions, one shard per (step, rank), two files per shard.
+#   steps/step=000012/rank=00000/responses.parquet   one row per response
+#   steps/step=000012/rank=00000/tokens.parquet      one row per completion token
+# A shard is written in <run>/.staging/ and renamed into place whole: readers (and globs such as
+# steps/*/*/tokens.parquet) see complete shards only.
+STAGING_DIR = ".staging"
+TOKENS_FILE = "tokens.parquet"
+RESPONSES_FILE = "responses.parquet"
+_STEP_DIR = re.compile(r"^step=(\d{6,})$")
+_RANK_DIR = re.compile(r"^rank=(\d{5,})$")
 
 # Identify the update; repeated on every row.
 STEP_COLUMNS = ("step", "rollout", "epoch", "minibatch")
@@ -34,7 +48,12 @@ REWARD_COMPONENT_PREFIX = "reward_"
 RESPONSE_TERMS_KEY = b"unipo.response_columns"
 KNOWN_RESPONSE_TERMS = ("group_mean", "group_std", "baseline", "advantage_scale", "shaped_reward")
 
-RESERVED_COLUMNS = frozenset(STEP_COLUMNS + RESPONSE_COLUMNS + TOKEN_ID_COLUMNS + TOKEN_FLOAT_COLUMNS)
+# Stored completion tokens of a response (responses files and RunReader.responses()).
+TOKEN_COUNT_COLUMN = "token_count"
+TEXT_COLUMNS = ("prompt_text", "response_text")
+
+RESERVED_COLUMNS = frozenset(STEP_COLUMNS + RESPONSE_COLUMNS + TOKEN_ID_COLUMNS + TOKEN_FLOAT_COLUMNS
+                             + (TOKEN_COUNT_COLUMN,))
 
 # A response with no completion token is stored as one row with this position and null token
 # columns, so its per-response values survive; RunReader.step() hides such rows.
@@ -66,8 +85,35 @@ def step_number(file_name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def step_path(run_path: Path, step: int) -> Path:
+def legacy_step_path(run_path: Path, step: int) -> Path:
     return run_path / STEPS_DIR / step_file_name(step)
+
+
+def step_dir_name(step: int) -> str:
+    return f"step={step:06d}"
+
+
+def rank_dir_name(rank: int) -> str:
+    return f"rank={rank:05d}"
+
+
+def step_dir_number(name: str) -> int | None:
+    match = _STEP_DIR.match(name)
+    return int(match.group(1)) if match else None
+
+
+def rank_dir_number(name: str) -> int | None:
+    match = _RANK_DIR.match(name)
+    return int(match.group(1)) if match else None
+
+
+def shard_path(run_path: Path, step: int, rank: int) -> Path:
+    return run_path / STEPS_DIR / step_dir_name(step) / rank_dir_name(rank)
+
+
+def step_path(run_path: Path, step: int) -> Path:
+    """A regular file that exists once step `step` has its rank-0 shard (the server stats it)."""
+    return shard_path(run_path, step, 0) / RESPONSES_FILE
 
 
 def response_terms_of(schema: pa.Schema) -> list[str]:

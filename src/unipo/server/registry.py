@@ -13,12 +13,15 @@ from pathlib import Path
 
 from unipo.errors import UnipoError
 from unipo.runs import RunFormatError, RunReader, list_runs
+from unipo.runs.files import is_url
 from unipo.runs.schema import METRICS_JSONL, RUN_JSON, STEPS_DIR
 from unipo.server.errors import not_found
 from unipo.server.metrics_store import MetricsColumns
 from unipo.server.run_files import real_file_inside, real_path_inside
 
 RESCAN_INTERVAL_S = 1.0
+# Remote folders (fsspec URLs) are listed again at most this often (a listing is a request).
+REMOTE_RESYNC_S = 10.0
 
 
 @dataclass
@@ -53,7 +56,16 @@ class RunEntry:
 class RunRegistry:
     def __init__(self, paths, *, rescan_interval_s: float = RESCAN_INTERVAL_S):
         self.roots: list[Path] = []
+        self._mirrors = []
         for raw in paths:
+            if is_url(raw):
+                # s3://bucket/prefix (any fsspec URL): served from a local read-only copy kept in sync.
+                from unipo.runs.mirror import RemoteMirror
+
+                mirror = RemoteMirror(str(raw))
+                self._mirrors.append(mirror)
+                self.roots.append(mirror.sync().resolve())
+                continue
             path = Path(raw).expanduser()
             if not path.is_dir():
                 raise UnipoError(f"{raw}: not a directory (give a run directory or a folder of runs)")
@@ -62,6 +74,7 @@ class RunRegistry:
         self._by_id: dict[str, RunEntry] = {}
         self._id_of_path: dict[Path, str] = {}
         self._last_scan = -float("inf")
+        self._last_sync = time.monotonic()
         self._lock = threading.Lock()
         self.scan(force=True)
 
@@ -72,6 +85,13 @@ class RunRegistry:
             if not force and now - self._last_scan < self.rescan_interval_s:
                 return
             self._last_scan = now
+            if self._mirrors and now - self._last_sync >= max(self.rescan_interval_s, REMOTE_RESYNC_S):
+                self._last_sync = now
+                for mirror in self._mirrors:
+                    try:
+                        mirror.sync()
+                    except UnipoError:
+                        pass  # the remote is unreachable for now: keep serving the copy
             for root in self.roots:
                 for run_path in list_runs(root):
                     self._register(run_path.resolve())
