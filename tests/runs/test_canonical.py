@@ -96,7 +96,7 @@ def test_every_problem_is_reported_with_line_and_field(tmp_path):
     )
     message = _import_error(tmp_path, source)
     assert "5 problems" in message
-    assert "line 3: not valid JSON" in message
+    assert "line 3 column 2: not valid JSON" in message
     assert 'line 4: entries.prompts[0].responses[0].tokens[3].log_probs: expected a number, got "abc"' in message
     assert "line 5: entries.prompts[0].responses[0].tokens.log_probs: has 2 values but id has 3" in message
     assert message.count("line 5:") == 1  # the location is given once, at the start of its line

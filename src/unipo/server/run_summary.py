@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from unipo.server.registry import RunEntry
+from unipo.server.run_details import run_details
 
 SCHEDULE_KEYS = ("rollout", "epoch", "minibatch")
 
@@ -13,6 +14,7 @@ def run_summary(entry: RunEntry) -> dict:
     return {
         "id": entry.id,
         "header": entry.header,
+        "details": run_details(entry.header),  # every header key, unknown ones included (Run details panel)
         "steps": len(steps),
         "last_step": steps[-1] if steps else None,
         "live": entry.reader.is_live,
@@ -36,7 +38,8 @@ def run_detail(entry: RunEntry) -> dict:
         for key, values in schedule.items():
             item[key] = _as_int(values[row]) if values is not None and row is not None else None
         listed.append(item)
-    return {"id": entry.id, "header": entry.header, "steps": listed, "live": entry.reader.is_live}
+    return {"id": entry.id, "header": entry.header, "details": run_details(entry.header), "steps": listed,
+            "live": entry.reader.is_live}
 
 
 def _as_int(value):

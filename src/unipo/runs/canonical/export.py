@@ -22,23 +22,41 @@ from unipo.runs.schema import METRICS_JSONL, REWARD_COMPONENT_PREFIX, response_t
 FORMATS = ("jsonl", "json")
 
 
-def export_canonical(run_path: str | os.PathLike, out_file: str | os.PathLike, fmt: str = "jsonl") -> Path:
+DIALECTS = ("unipo", "reference")
+
+
+def export_canonical(run_path: str | os.PathLike, out_file: str | os.PathLike, fmt: str = "jsonl",
+                     dialect: str = "unipo") -> Path:
+    """dialect "unipo": docs/canonical-format.md; "reference": the reference UNIPO app's format
+    (poloclub/unipo docs/canonical_schema.json; JSONL lines typed "header" / "step")."""
     if fmt not in FORMATS:
         raise UnipoError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if dialect not in DIALECTS:
+        raise UnipoError(f"dialect: expected one of {', '.join(DIALECTS)}, got {dialect!r}")
     reader = RunReader(run_path)
     out_file = Path(out_file)
-    header = canonical_header(reader.header)
+    if dialect == "reference":
+        from unipo.runs.canonical.reference_export import reference_entries, reference_header
+        header = reference_header(reader.header, len(reader.steps()))
+        entries = lambda: reference_entries(reader)  # noqa: E731
+        header_line = {"type": "header", **header}
+        step_line = lambda entry: {"type": "step", **entry}  # noqa: E731
+    else:
+        header = canonical_header(reader.header)
+        entries = lambda: canonical_entries(reader)  # noqa: E731
+        header_line = {"header": header}
+        step_line = lambda entry: entry  # noqa: E731
 
     def write(tmp_path: Path) -> None:
         with open(tmp_path, "w", encoding="utf-8") as out:
             if fmt == "jsonl":
-                out.write(_dumps({"header": header}) + "\n")
-                for entry in canonical_entries(reader):
-                    out.write(_dumps(entry) + "\n")
+                out.write(_dumps(header_line) + "\n")
+                for entry in entries():
+                    out.write(_dumps(step_line(entry)) + "\n")
             else:
                 # Streamed so that a large run never has to be held as one object.
                 out.write('{"header": ' + _dumps(header) + ',\n"entries": [')
-                for i, entry in enumerate(canonical_entries(reader)):
+                for i, entry in enumerate(entries()):
                     out.write(("\n" if i == 0 else ",\n") + _dumps(entry))
                 out.write("\n]}\n")
 

@@ -39,6 +39,8 @@ class Problems:
 
 def shown(value: Any) -> str:
     """A short rendering of an offending value for an error message."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {len(str(value))} digits"
     try:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):

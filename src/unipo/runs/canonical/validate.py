@@ -8,7 +8,10 @@ from unipo.runs.canonical.fields import (
     CANONICAL_FORMAT, TOKEN_FLOAT_FIELDS, TOKEN_ID_FIELD, TOKEN_POSITION_FIELD, TOKEN_TERMS_FIELD, TOKEN_TEXT_FIELD,
 )
 from unipo.runs.canonical.problems import Problems, kind, shown
+from unipo.importers.values import FLOAT32_MAX, MAX_TEXT_BYTES
 from unipo.runs.schema import RESERVED_COLUMNS, is_valid_column_name
+
+INT32_LIMIT = 2**31
 
 TOKEN_KEYS = {TOKEN_ID_FIELD, TOKEN_TEXT_FIELD, TOKEN_POSITION_FIELD, TOKEN_TERMS_FIELD, *TOKEN_FLOAT_FIELDS}
 RESPONSE_KEYS = {"index", "text", "reward", "reward_components", "truncated", "length", "terms", "tokens"}
@@ -92,7 +95,11 @@ class _Checker:
             self.problems.add(where, f"expected an integer, got {shown(value)}")
             return 0
         if minimum is not None and value < minimum:
-            self.problems.add(where, f"expected an integer >= {minimum}, got {value}")
+            self.problems.add(where, f"expected an integer >= {minimum}, got {shown(value)}")
+            return 0
+        if not -INT32_LIMIT <= value < INT32_LIMIT:  # stored as int32: a larger value would wrap
+            self.problems.add(where, f"expected an integer below 2^31, got {shown(value)}")
+            return 0
         return value
 
     def number(self, value, where) -> float | None:
@@ -101,13 +108,23 @@ class _Checker:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             self.problems.add(where, f"expected a number, got {shown(value)}")
             return None
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = float("inf")
+        if not abs(number) <= FLOAT32_MAX:  # stored as float32: 1e39 would become inf
+            self.problems.add(where, f"{shown(value)} is outside float32's range (would be stored as inf)")
+            return None
+        return number
 
     def string(self, value, where, *, nullable: bool = False) -> str | None:
         if value is None and nullable:
             return None
         if not isinstance(value, str):
             self.problems.add(where, f"expected a string, got {shown(value)}")
+            return ""
+        if len(value) > MAX_TEXT_BYTES // 4 and len(value.encode("utf-8", "replace")) > MAX_TEXT_BYTES:
+            self.problems.add(where, f"text of {len(value):,} characters is over the {MAX_TEXT_BYTES >> 20} MiB limit")
             return ""
         return value
 
