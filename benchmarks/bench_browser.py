@@ -7,6 +7,9 @@
 2. Time to first paint of a 100,000-update run's metrics: from navigation start to the frame
    after the radial chart's rings are drawn (goal ≤ 1 s).
 
+A step too large to send whole (1M and 10M tokens, the paged inspector: select -> painted, bytes
+before first paint, server RSS with a what-if): benchmarks/bench_large_step.py.
+
 Usage: .venv/bin/python benchmarks/bench_browser.py [--repeats 5] [--keep DIR]
 """
 from __future__ import annotations

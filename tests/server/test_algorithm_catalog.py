@@ -56,11 +56,12 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_browsing_does_not_import_torch_but_a_whatif_does(runs_dir, client):
+def test_neither_browsing_nor_a_whatif_imports_torch_in_the_server(runs_dir, client):
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(runs_dir)], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen["browsing"] is False and seen["whatif"] is True
+    # A what-if recomputes in the worker process (server/whatif_worker.py), never in the server's.
+    assert seen["browsing"] is False and seen["whatif"] is False
     assert seen["pandas"] is False  # pyarrow works without it; serve() keeps its ~35 MB out
     assert seen["algorithms"] == client.get("/api/algorithms").json()

@@ -5,8 +5,12 @@ import type {
   Json,
   MetricsPayload,
   RunDetail,
+  ResponseOrderQuery,
+  ResponsePage,
   RunSummary,
+  StepChecks,
   StepPayload,
+  StepSummary,
 } from './types';
 
 /** Where the API lives; same origin in production (the server hosts the bundle). */
@@ -56,12 +60,13 @@ function wait(seconds: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+/** fetch with the busy (503) retries; throws ApiError for an error answer or a network failure. */
+async function fetchOk(path: string, accept: string, signal?: AbortSignal): Promise<Response> {
   const url = apiBase + path;
   let response: Response;
   for (let attempt = 0; ; attempt++) {
     try {
-      response = await fetch(url, { signal, headers: { Accept: 'application/json' } });
+      response = await fetch(url, { signal, headers: { Accept: accept } });
     } catch (err) {
       if ((err as Error).name === 'AbortError') throw err;
       throw new ApiError(`cannot reach the server (${(err as Error).message})`, 0, url);
@@ -80,7 +85,18 @@ async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
     }
     throw new ApiError(message, response.status, url);
   }
-  return (await response.json()) as T;
+  return response;
+}
+
+async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  return (await (await fetchOk(path, 'application/json', signal)).json()) as T;
+}
+
+/** The Arrow IPC media type of token pages (contracts §3 "Paged steps"). */
+export const ARROW_STREAM = 'application/vnd.apache.arrow.stream';
+
+async function getBytes(path: string, signal?: AbortSignal): Promise<Uint8Array> {
+  return new Uint8Array(await (await fetchOk(path, ARROW_STREAM, signal)).arrayBuffer());
 }
 
 const seg = encodeURIComponent;
@@ -114,6 +130,46 @@ export function getMetrics(runId: string, query: MetricsQuery = {}, signal?: Abo
 
 export function getStep(runId: string, step: number, signal?: AbortSignal): Promise<StepPayload> {
   return getJson(`/api/runs/${seg(runId)}/steps/${step}`, signal);
+}
+
+/** Status of the whole-step route for a step too large to send whole: use the paged routes. */
+export const STEP_TOO_LARGE = 413;
+
+/** A step's summary over the whole step, computed by the server (first thing a large step loads). */
+export function getStepSummary(runId: string, step: number, stats: string[] = [], signal?: AbortSignal): Promise<StepSummary> {
+  const query = stats.length ? `?stats=${encodeURIComponent(stats.join(','))}` : '';
+  return getJson(`/api/runs/${seg(runId)}/steps/${step}/summary${query}`, signal);
+}
+
+/** The §3 checks of a large step over the whole step (results only), computed by the server. */
+export function getStepChecks(runId: string, step: number, signal?: AbortSignal): Promise<StepChecks> {
+  return getJson(`/api/runs/${seg(runId)}/steps/${step}/checks`, signal);
+}
+
+/** Where a page of the server-sorted/filtered response order is asked for. */
+export function responsePagePath(runId: string, step: number, query: ResponseOrderQuery, offset: number, limit: number): string {
+  const params = new URLSearchParams({ sort: query.sort, desc: String(query.desc), offset: String(offset), limit: String(limit) });
+  for (const [key, value] of Object.entries(query.min ?? {})) if (Number.isFinite(value)) params.set(`min_${key}`, String(value));
+  for (const [key, value] of Object.entries(query.max ?? {})) if (Number.isFinite(value)) params.set(`max_${key}`, String(value));
+  if (query.truncated !== undefined && query.truncated !== null) params.set('truncated', String(query.truncated));
+  return `/api/runs/${seg(runId)}/steps/${step}/responses?${params.toString()}`;
+}
+
+export function getResponsePage(
+  runId: string, step: number, query: ResponseOrderQuery, offset: number, limit: number, signal?: AbortSignal,
+): Promise<ResponsePage> {
+  return getJson(responsePagePath(runId, step, query, offset, limit), signal);
+}
+
+export function tokenPagePath(runId: string, step: number, responses: number[], columns: string[] | null): string {
+  const params = new URLSearchParams({ responses: responses.join(',') });
+  if (columns) params.set('columns', columns.join(','));
+  return `/api/runs/${seg(runId)}/steps/${step}/tokens?${params.toString()}`;
+}
+
+/** Token columns of some responses, as the server's Arrow IPC stream (decode with lib/arrow). */
+export function getTokenPage(runId: string, step: number, responses: number[], columns: string[] | null, signal?: AbortSignal): Promise<Uint8Array> {
+  return getBytes(tokenPagePath(runId, step, responses, columns), signal);
 }
 
 export function getResponse(runId: string, step: number, response: number, signal?: AbortSignal): Promise<StepPayload> {

@@ -150,3 +150,73 @@ export interface TokenSelection {
   response: number;
   position: number;
 }
+
+/** Quantiles (keys "0", "0.01", … "1"), histogram and counts of one column over the whole step. */
+export interface ColumnStats {
+  count: number;
+  nulls?: number;
+  min?: number | null;
+  max?: number | null;
+  mean?: number | null;
+  quantiles?: Record<string, number> | null;
+  histogram?: { edges: number[]; counts: number[]; below: number; above: number } | null;
+  /** Columns with a fixed range (entropy_rank: [0, 1]). */
+  fixed_domain?: [number, number];
+}
+
+/** GET /steps/{n}/summary: a large step's first answer (docs/contracts.md §3 "Paged steps"). */
+export interface StepSummary {
+  step: number;
+  rollout: number | null;
+  epoch: number | null;
+  minibatch: number | null;
+  metrics: Record<string, number | null>;
+  paged: true;
+  response_count: number;
+  prompt_count: number;
+  token_count: number;
+  truncated_count: number;
+  token_columns: string[];
+  /** Token columns whose stats the summary can carry (ask with `?stats=`). */
+  stat_columns: string[];
+  sort_keys: string[];
+  /** Per-response keys, entropy, entropy_rank and the token columns asked for. */
+  stats: Record<string, ColumnStats>;
+}
+
+/** Sort and filters of the response order; the server applies them over the whole step. */
+export interface ResponseOrderQuery {
+  sort: string;
+  desc: boolean;
+  min?: Record<string, number>;
+  max?: Record<string, number>;
+  truncated?: boolean | null;
+}
+
+/** Per-response rows computed by the server (GET /steps/{n}/responses). */
+export interface ResponseRows {
+  response: number[];
+  prompt: (number | null)[];
+  group: (number | null)[];
+  reward: (number | null)[];
+  advantage: (number | null)[];
+  length: (number | null)[];
+  token_count: number[];
+  truncated: boolean[];
+  weight_sum: (number | null)[];
+  grad_coef_abs_sum: (number | null)[];
+  clip_count: (number | null)[];
+  clip_low_count: (number | null)[];
+  clip_high_count: (number | null)[];
+  objective_abs: (number | null)[];
+  prompt_text: (string | null)[];
+}
+
+export interface ResponsePage {
+  sort: string;
+  desc: boolean;
+  total: number;
+  offset: number;
+  limit: number;
+  rows: ResponseRows;
+}

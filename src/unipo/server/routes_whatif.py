@@ -6,11 +6,15 @@ import math
 from fastapi import APIRouter, Request
 
 from unipo.server.errors import bad_request
-from unipo.server.json_response import JSONBytes, dumps
+from unipo.server.json_response import JSONBytes
+from unipo.server.routes_pages import ArrowBytes
 from unipo.server.routes_runs import StepNumber
+from unipo.server.step_pages import parse_ids
 
 # `token` is the access token (server/auth.py) when a client passes it in the query string.
 RESERVED_PARAMS = ("algo", "token")
+# The token-page route's own parameters (never hyper-parameters).
+PAGE_PARAMS = ("responses", "columns")
 MAX_PARAM_CHARS = 200
 INT_LIMIT = 2**63
 
@@ -49,33 +53,45 @@ def parse_hparam(text: str, name: str = "value"):
 def whatif_router() -> APIRouter:
     router = APIRouter(prefix="/api/runs")
 
-    @router.get("/{run_id}/steps/{step}/whatif")
-    async def whatif(request: Request, run_id: str, step: StepNumber, algo: str | None = None):
+    def job_args(request: Request, run_id: str, step: int, algo: str | None):
         if not algo:
             raise bad_request("algo: required (a preset name, see /api/algorithms)")
         entry = request.app.state.registry.get(run_id)
         overrides = {name: parse_hparam(value, name) for name, value in request.query_params.items()
                      if name not in RESERVED_PARAMS}
-        service = request.app.state.steps
-        # Everything below, torch's first import included (~1 s), runs off the event loop.
-        return JSONBytes(await service.on_decoder(_recompute, service, entry, step, algo, overrides))
+        return entry, request.app.state.steps, overrides
+
+    @router.get("/{run_id}/steps/{step}/whatif")
+    async def whatif(request: Request, run_id: str, step: StepNumber, algo: str | None = None):
+        entry, service, overrides = job_args(request, run_id, step, algo)
+        # The recompute (and torch) runs in the what-if worker process; this thread only waits.
+        return JSONBytes(await service.on_decoder(_whole, service, entry, step, algo, overrides))
+
+    @router.get("/{run_id}/steps/{step}/whatif/summary")
+    async def whatif_summary(request: Request, run_id: str, step: StepNumber, algo: str | None = None):
+        entry, service, overrides = job_args(request, run_id, step, algo)
+        return JSONBytes(await service.on_decoder(_paged, service, entry, step, algo, overrides, None, None))
+
+    @router.get("/{run_id}/steps/{step}/whatif/tokens")
+    async def whatif_tokens(request: Request, run_id: str, step: StepNumber, algo: str | None = None,
+                            responses: str | None = None, columns: str | None = None):
+        entry, service, overrides = job_args(request, run_id, step, algo)
+        for name in PAGE_PARAMS:
+            overrides.pop(name, None)
+        ids = parse_ids(responses)
+        names = [name for name in columns.split(",") if name] if columns else None
+        return ArrowBytes(await service.on_decoder(_paged, service, entry, step, algo, overrides, ids, names))
 
     return router
 
 
-def _recompute(service, entry, step: int, algo: str, overrides: dict) -> bytes:
-    from unipo.algorithms import get_preset, list_presets
+def _whole(service, entry, step: int, algo: str, overrides: dict) -> bytes:
+    service._check_whole_step_size(entry, step, what="what-if", paged="whatif/summary and whatif/tokens")
+    return service.whatif.call("whole", str(entry.path), entry.header, step, algo, overrides)
 
-    from unipo.server.algorithm_catalog import describe
-    from unipo.server.whatif import whatif_payload
 
-    try:
-        spec = get_preset(algo, **overrides)
-    except (ValueError, TypeError, ArithmeticError) as exc:
-        raise bad_request(str(exc)) from None
-    summaries = {info.name: info.summary for info in list_presets()}
-    table = service.table(entry, step)
-    try:
-        return dumps(whatif_payload(table, step, entry.header, spec, describe(spec, summaries.get(algo))))
-    except (ValueError, ArithmeticError) as exc:
-        raise bad_request(f"step {step} of run {entry.id!r} cannot be recomputed under {algo!r}: {exc}") from None
+def _paged(service, entry, step: int, algo: str, overrides: dict, ids, names) -> bytes:
+    key = (str(entry.path), service._stamp(entry, step), algo, tuple(sorted((k, repr(v)) for k, v in overrides.items())))
+    if ids is None:
+        return service.whatif.call("paged_summary", key, str(entry.path), entry.header, step, algo, overrides)
+    return service.whatif.call("paged_tokens", key, str(entry.path), entry.header, step, algo, overrides, ids, names)

@@ -1,0 +1,266 @@
+"""A step's summary, computed over the whole step on the server (contract §3 "Paged steps").
+
+Per response (one row each, empty responses included): reward, advantage, length, token count,
+Σ weight, Σ |g| (grad_coef), clip counts and |Σ weight · token_objective| (the size of the
+response's share of the step loss). Per token column, when first asked for: quantiles and a
+histogram. The invariant checks and the card relations (build_checks), reduced to their results (no
+per-token array). The browser gets this first, then token columns by page (step_pages.py); it never
+receives the whole step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from unipo.server.step_checks import loss_check, objective_check
+from unipo.server.step_source import LazyColumns, response_rows, token_schema, whole_step_columns
+
+QUANTILES = (0.0, 0.01, 0.02, 0.05, 0.25, 0.5, 0.75, 0.95, 0.98, 0.99, 1.0)
+HISTOGRAM_BINS = 40
+# Columns the per-response sums read (each optional).
+SUM_COLUMNS = ("weight", "grad_coef", "clipped", "clipped_low", "clipped_high", "token_objective", "advantage")
+# Sortable / filterable per-response keys, in the order the UI lists them.
+SORT_KEYS = ("response", "reward", "advantage", "length", "clip_count", "objective_abs", "grad_coef_abs_sum",
+             "weight_sum")
+IDENTITY_TOKEN_COLUMNS = ("response", "position", "token_id", "token")
+# Token columns with quantiles and histograms: what colours tokens (legend ranges) and the terms a
+# user compares; the others are one token page away.
+STAT_COLUMNS = ("grad_coef", "token_objective", "surrogate", "advantage", "ratio", "log_ratio", "kl", "kl_penalty",
+                "entropy", "entropy_bonus", "logprob", "weight", "grad_contribution", "value", "return")
+# Whole-step columns are read a few at a time: at most this many bytes of them at once.
+READ_BATCH_BYTES = 128 * 2**20
+# Whole-step columns kept while the summary is built (re-read from the file past this).
+LAZY_CACHE_BYTES = 160 * 2**20
+
+
+@dataclass
+class StepSummary:
+    step: int
+    identity: dict
+    rows: dict[str, np.ndarray]                 # per response, response order
+    prompt_text: list                           # per response
+    token_count: int
+    token_columns: list[str]                    # numeric and string per-token columns of the step
+    stats: dict[str, dict]
+    checks: dict
+    entropy_sorted: np.ndarray | None = None    # finite entropies, sorted: whole-step entropy ranks
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        size = sum(v.nbytes for v in self.rows.values()) + sum(len(t or "") for t in self.prompt_text)
+        return size + (self.entropy_sorted.nbytes if self.entropy_sorted is not None else 0) + 4096
+
+
+def column_stats(values: np.ndarray, *, already_sorted: bool = False) -> dict:
+    """count, nulls, min, max, mean, quantiles (numpy's linear definition) and a histogram over
+    [p01, p99] with the counts beyond it; None where nothing is finite. One sort of the finite
+    values gives them all (the quantiles are read off it, the histogram is a binary search)."""
+    values = np.asarray(values)
+    if values.dtype.kind != "f":
+        values = values.astype(np.float64)
+    finite = values if already_sorted else np.sort(values[np.isfinite(values)])
+    out: dict = {"count": int(len(finite)), "nulls": int(len(values) - len(finite)) if not already_sorted else 0}
+    if len(finite) == 0:
+        return {**out, "min": None, "max": None, "mean": None, "quantiles": None, "histogram": None}
+    position = np.asarray(QUANTILES) * (len(finite) - 1)
+    low_i, high_i = np.floor(position).astype(np.int64), np.ceil(position).astype(np.int64)
+    lo, hi = finite[low_i].astype(np.float64), finite[high_i].astype(np.float64)
+    qs = lo + (hi - lo) * (position - low_i)
+    low, high = float(qs[1]), float(qs[-2])
+    if not high > low:
+        low, high = float(qs[0]), float(qs[-1])
+    if not high > low:
+        high = low + 1.0
+    edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+    # Bins [e_k, e_k+1), the last one closed (as numpy.histogram).
+    cuts = np.searchsorted(finite, edges[:-1], side="left")
+    end = np.searchsorted(finite, edges[-1], side="right")
+    counts = np.diff(np.append(cuts, end))
+    return {**out, "min": float(qs[0]), "max": float(qs[-1]), "mean": float(np.mean(finite, dtype=np.float64)),
+            "quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, qs)},
+            "histogram": {"edges": edges.tolist(), "counts": counts.tolist(),
+                          "below": int(cuts[0]), "above": int(len(finite) - end)}}
+
+
+def _numeric(column: pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _per_response(rows: pa.Table, name: str, n: int) -> np.ndarray:
+    if name not in rows.column_names:
+        return np.full(n, np.nan)
+    return _numeric(rows.column(name))
+
+
+def build_summary(entry, step: int) -> StepSummary:
+    """The part of the summary a first paint needs: per-response rows and their stats, the token
+    columns, the sorted entropies (whole-step entropy ranks). Token-column stats (column_stats_of)
+    and the checks (build_checks) are computed when first asked for."""
+    responses = response_rows(entry, step)
+    n = responses.num_rows
+    response_ids = responses.column("response").to_numpy().astype(np.int64)
+    counts = responses.column("token_count").to_numpy().astype(np.int64)
+    schema = token_schema(entry, step, responses)
+    per_token = [name for name in schema.names if name != "response"]
+    numeric = [name for name in per_token
+               if pa.types.is_floating(schema.field(name).type) or pa.types.is_integer(schema.field(name).type)
+               or pa.types.is_boolean(schema.field(name).type)]
+    wanted = [c for c in (*SUM_COLUMNS, "entropy") if c in numeric]
+    # Columns are read a batch at a time (bounded bytes) and reduced at once: nothing of the
+    # step's tokens is kept but the sorted entropies (and weight until token_objective is seen).
+    total_tokens = int(counts.sum())
+    per_batch = max(1, READ_BATCH_BYTES // max(1, 4 * total_tokens))
+    nan = np.full(n, np.nan)
+    index = np.repeat(np.arange(n), counts)
+    found: dict[str, np.ndarray] = {}
+    held: dict[str, np.ndarray] = {}
+    either = None
+    first_advantage = nan.copy()
+    entropy_sorted = None
+
+    def total(values: np.ndarray) -> np.ndarray:
+        return np.bincount(index, weights=np.nan_to_num(values), minlength=n)
+
+    for at in range(0, len(wanted), per_batch):
+        names = wanted[at:at + per_batch]
+        batch = whole_step_columns(entry, step, names, response_ids.tolist())
+        if batch.num_rows != len(index):  # rows not in the counted order: locate them instead
+            index = np.searchsorted(response_ids, batch.column("response").to_numpy().astype(np.int64))
+        for name in names:
+            values = batch.column(name).to_numpy(zero_copy_only=False)
+            if name == "entropy":
+                entropy_sorted = np.sort(values[np.isfinite(values)].astype(np.float32))
+                continue
+            values = np.asarray(values, dtype=np.float64)
+            if name == "weight":
+                found["weight_sum"] = total(values)
+            elif name == "grad_coef":
+                found["grad_coef_abs_sum"] = total(np.abs(values))
+            elif name in ("clipped_low", "clipped_high", "clipped"):
+                flags = values > 0
+                if name != "clipped":
+                    found[f"clip_{name.split('_')[1]}_count"] = total(flags)
+                either = flags if either is None else either | flags
+            elif name == "advantage" and len(index):
+                where, starts = np.unique(index, return_index=True)
+                first_advantage[where] = values[starts]
+            if name in ("weight", "token_objective"):
+                held[name] = values.astype(np.float32)
+            if len(held) == 2:
+                product = held["weight"].astype(np.float64) * held["token_objective"]
+                found["objective_abs"] = np.abs(total(product))
+                held.clear()
+        del batch
+
+    rows: dict[str, np.ndarray] = {
+        "response": response_ids,
+        "prompt": _per_response(responses, "prompt", n),
+        "group": _per_response(responses, "group", n),
+        "reward": _per_response(responses, "reward", n),
+        "length": (_per_response(responses, "response_length", n) if "response_length" in responses.column_names
+                   else counts.astype(np.float64)),
+        "token_count": counts,
+        "truncated": (_numeric(responses.column("truncated")) > 0 if "truncated" in responses.column_names
+                      else np.zeros(n, dtype=bool)),
+    }
+    for key in ("weight_sum", "grad_coef_abs_sum", "clip_low_count", "clip_high_count", "objective_abs"):
+        rows[key] = found.get(key, nan)
+    rows["clip_count"] = total(either) if either is not None else nan
+    # Response level: every token holds the response's advantage; token level (GAE): the first
+    # token's, as the whole-step inspector shows it.
+    rows["advantage"] = (_per_response(responses, "advantage", n) if "advantage" in responses.column_names
+                         else first_advantage)
+    stats = {name: column_stats(rows[name]) for name in SORT_KEYS if name != "response"}
+    if entropy_sorted is not None:
+        stats["entropy"] = column_stats(entropy_sorted, already_sorted=True)
+        stats["entropy_rank"] = {"count": int(len(entropy_sorted)), "fixed_domain": [0.0, 1.0]}
+    prompt_text = (responses.column("prompt_text").to_pylist() if "prompt_text" in responses.column_names
+                   else [None] * n)
+    identity = {key: (responses.column(key)[0].as_py() if key in responses.column_names and n else None)
+                for key in ("rollout", "epoch", "minibatch")}
+    columns = [c for c in per_token if c not in ("response",)]
+    if "entropy" in columns:
+        columns.append("entropy_rank")
+    return StepSummary(step=step, identity=identity, rows=rows, prompt_text=prompt_text,
+                       token_count=int(counts.sum()), token_columns=columns, stats=stats, checks={},
+                       entropy_sorted=entropy_sorted, extra={"numeric": numeric})
+
+
+def column_stats_of(entry, summary: StepSummary, names: list[str]) -> None:
+    """Adds the whole-step stats of token columns `names` (numeric, not computed yet) to summary.stats."""
+    missing = [n for n in names if n in summary.extra["numeric"] and n not in summary.stats]
+    per_batch = max(1, READ_BATCH_BYTES // max(1, 4 * summary.token_count))
+    ids = summary.rows["response"].tolist()
+    for at in range(0, len(missing), per_batch):
+        batch = whole_step_columns(entry, summary.step, missing[at:at + per_batch], ids)
+        for name in missing[at:at + per_batch]:
+            summary.stats[name] = column_stats(batch.column(name).to_numpy(zero_copy_only=False))
+
+
+def build_checks(entry, summary: StepSummary, metrics: dict | None, *, spec=None, whole_rollout=None) -> dict:
+    """The §3 checks over the whole step (objective, loss, card relations), results only."""
+    responses = response_rows(entry, summary.step)
+    lazy = LazyColumns(entry, summary.step, summary.extra["numeric"], summary.rows["response"].tolist(),
+                       max_bytes=LAZY_CACHE_BYTES)
+    try:
+        return summary_checks(lazy, metrics, spec, summary.rows, summary.rows["token_count"], whole_rollout,
+                              responses)
+    finally:
+        lazy.drop()
+
+
+def summary_checks(lazy: LazyColumns, metrics, spec, rows, counts, whole_rollout, responses: pa.Table) -> dict:
+    """The §3 checks over the whole step, reduced to their results (no per-token residual array)."""
+    composition = list(spec.composition) if spec is not None else None
+    from unipo.server.step_checks import DEFAULT_COMPOSITION
+    parts = composition if composition is not None else list(DEFAULT_COMPOSITION)
+    objective = objective_check(lazy, parts)
+    objective.pop("objective_residual", None)
+    loss = loss_check(lazy.get("weight"), lazy.get("token_objective"), metrics)
+    missing = {"objective": objective.pop("missing_objective"), "loss": loss.pop("missing_loss")}
+    checks = {"objective_residual": None, **objective, **loss, "missing": missing, "composition": parts}
+    if spec is not None:
+        checks["relations"] = _relations(spec, lazy, responses, counts, metrics, whole_rollout)
+    return checks
+
+
+def _relations(spec, lazy: LazyColumns, responses: pa.Table, counts, metrics, whole_rollout) -> list[dict]:
+    from unipo.algorithms.stored import StoredStep
+    numeric = {name: _numeric(responses.column(name)) for name in responses.column_names
+               if name != "token_count" and (pa.types.is_floating(responses.column(name).type)
+                                             or pa.types.is_integer(responses.column(name).type)
+                                             or pa.types.is_boolean(responses.column(name).type))}
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    stored = StoredStep(tokens=lazy, responses=numeric, offsets=offsets, metrics=metrics or {},
+                        whole_rollout=whole_rollout)
+    found = []
+    for relation in spec.relations(stored):
+        item = relation.to_dict()
+        if item["max_abs_residual"] is not None and not np.isfinite(item["max_abs_residual"]):
+            item["max_abs_residual"] = None
+        found.append(item)
+    return found
+
+
+def summary_payload(summary: StepSummary, metrics: dict | None, stats: list[str] | None = None) -> dict:
+    """The summary route's answer: stats of the per-response keys, entropy (and entropy_rank) and of
+    the token columns asked for (`stats`)."""
+    rows = summary.rows
+    shown = set(SORT_KEYS) | {"entropy", "entropy_rank"} | set(stats or ())
+    return {
+        "step": summary.step, **summary.identity,
+        "metrics": metrics or {},
+        "paged": True,
+        "response_count": int(len(rows["response"])),
+        "prompt_count": int(len(np.unique(rows["prompt"][np.isfinite(rows["prompt"])]))),
+        "token_count": summary.token_count,
+        "truncated_count": int(np.sum(rows["truncated"])),
+        "token_columns": summary.token_columns,
+        "stat_columns": [c for c in STAT_COLUMNS if c in summary.extra["numeric"]],
+        "sort_keys": list(SORT_KEYS),
+        # A copy first: another request may be adding a column's stats on a heavy thread.
+        "stats": {name: value for name, value in dict(summary.stats).items() if name in shown},
+    }
