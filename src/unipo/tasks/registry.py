@@ -10,10 +10,12 @@ from unipo.tasks.base import Task
 from unipo.tasks.function_task import load_function_task
 from unipo.tasks.jsonl_task import JsonlTask
 from unipo.tasks.sort_digits import SortDigitsTask
+from unipo.tasks.word_problems import WordProblemsTask
 
 BUILTIN_TASKS = {
     "arithmetic": ArithmeticTask,
     "sort": SortDigitsTask,
+    "word_problems": WordProblemsTask,
 }
 
 
@@ -34,7 +36,7 @@ def list_tasks() -> list[TaskInfo]:
 
 
 def get_task(name: str | Task, **params) -> Task:
-    """`name` is a built-in ("arithmetic", "sort"), "jsonl" with path=..., a path ending in
+    """`name` is a built-in ("arithmetic", "sort", "word_problems"), "jsonl" with path=..., a path ending in
     ".jsonl" (checker=... picks the checker, default "exact"), or "module:function" /
     "file.py:function" for a user task. A Task instance is returned as is."""
     if isinstance(name, Task):
