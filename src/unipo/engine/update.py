@@ -2,7 +2,7 @@
 except the algorithm's own value loss when it has a critic."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -26,6 +26,10 @@ class UpdateResult:
     policy_loss: float
     value_loss: float | None
     grad_norm: float
+    # Gradient attribution (engine/attribution.py), empty when TrainConfig.attribution is off.
+    attribution_terms: dict[str, torch.Tensor] = field(default_factory=dict)       # [n, T]
+    attribution_response_terms: dict[str, torch.Tensor] = field(default_factory=dict)  # [n]
+    attribution_metrics: dict[str, float] = field(default_factory=dict)
 
 
 def pick_rows(tensor: torch.Tensor | None, rows: torch.Tensor, width: int) -> torch.Tensor | None:
@@ -38,7 +42,7 @@ def pick_rows(tensor: torch.Tensor | None, rows: torch.Tensor, width: int) -> to
 
 
 def run_update(policy: Policy, algo, optimizer: torch.optim.Optimizer, rollout: Rollout, batch: MiniBatch,
-               config: TrainConfig, first_of_rollout: bool) -> UpdateResult:
+               config: TrainConfig, first_of_rollout: bool, attribution=None) -> UpdateResult:
     rows = torch.tensor(batch.responses, dtype=torch.long)
     mask_full = rollout.mask.index_select(0, rows)
     # Only as wide as the longest completion of this mini-batch: shorter forwards, same values.
@@ -79,13 +83,24 @@ def run_update(policy: Policy, algo, optimizer: torch.optim.Optimizer, rollout: 
             critic_terms[name if name.startswith("value") else f"value_{name}"] = value.detach()
 
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    # Attribution takes further backward passes through this update's graph (no second forward).
+    keep_graph = attribution is not None and attribution.needs_graph
+    loss.backward(retain_graph=keep_graph)
     result.collect_push()  # g from the same backward, stored with the other terms
     terms = {name: value.detach() for name, value in result.terms.items()}
     for name, value in critic_terms.items():
         terms.setdefault(name, value)
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     grad_norm = torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
+    attributed = None
+    if keep_graph:  # before the step: the parameters are still those the gradient was taken at
+        def rescore(picked: list[int]) -> torch.Tensor:  # these rows scored again, each in its own graph
+            at = torch.tensor(picked, dtype=torch.long)
+            return policy.score_completions([prompt_ids[i] for i in picked], completion_ids.index_select(0, at),
+                                            mask.index_select(0, at), temperature=config.temperature,
+                                            with_entropy=False).logprobs
+        attributed = attribution.after_backward(scores.logprobs, result.push, mask, parameters, float(grad_norm),
+                                                rescore=rescore)
     optimizer.step()
     state_metrics = algo.after_update(terms, scores.entropies.detach())  # e.g. adaptive entropy control
     return UpdateResult(
@@ -100,4 +115,7 @@ def run_update(policy: Policy, algo, optimizer: torch.optim.Optimizer, rollout: 
         policy_loss=float(out.loss.detach()),
         value_loss=value_loss,
         grad_norm=float(grad_norm),
+        attribution_terms={} if attributed is None else attributed.terms,
+        attribution_response_terms={} if attributed is None else attributed.response_terms,
+        attribution_metrics={} if attributed is None else attributed.metrics,
     )

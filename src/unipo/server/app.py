@@ -11,7 +11,9 @@ from unipo.server.errors import install_error_handlers
 from unipo.server.host_check import HostCheck
 from unipo.server.registry import RESCAN_INTERVAL_S, RunRegistry
 from unipo.server.routes_algorithms import algorithms_router
+from unipo.server.routes_analyses import analyses_router
 from unipo.server.routes_events import events_router
+from unipo.server.routes_pages import pages_router
 from unipo.server.routes_runs import runs_router
 from unipo.server.routes_whatif import whatif_router
 from unipo.server.static_files import WEB_DIR, web_handler
@@ -52,8 +54,10 @@ def create_app(paths, *, web_dir: Path | str | None = None, poll_interval_s: flo
         app.add_middleware(HostCheck, allowed=allowed_hosts)
     app.include_router(runs_router())
     app.include_router(events_router())
+    app.include_router(pages_router())
     app.include_router(algorithms_router())
     app.include_router(whatif_router())
+    app.include_router(analyses_router())
     # Last: anything not under /api is a file of the web app (or a JSON 404).
     app.add_api_route("/{path:path}", web_handler(Path(web_dir) if web_dir else WEB_DIR),
                       methods=["GET", "HEAD"], include_in_schema=False)

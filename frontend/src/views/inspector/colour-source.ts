@@ -5,6 +5,7 @@ import {
   categoricalScale,
   divergingScale,
   sequentialScale,
+  signAwareScale,
   type ColourScale,
 } from '../../lib/colour-scale';
 import type { ColourSource } from '../../lib/selection';
@@ -20,6 +21,8 @@ export interface ColourSourceInfo {
 /** The stored per-token gradient coefficient g = ∂(−loss)/∂ℓ: the push on the token's log-prob ℓ. */
 export const PUSH_COLUMN = 'grad_coef';
 export const OBJECTIVE_COLUMN = 'token_objective';
+/** ‖c_t‖ per token (engine --attribution exact). */
+export const CONTRIBUTION_COLUMN = 'grad_contribution';
 /** Said wherever a view wanted g and paints the objective instead (runs stored before g existed). */
 export const NO_G_NOTE = 'no g stored: colouring by objective';
 
@@ -41,6 +44,12 @@ export const COLOUR_SOURCE_INFO: ColourSourceInfo[] = [
   { source: 'probability', label: 'Probability', description: 'Probability the policy gave this token when it was sampled, exp(logprob).' },
   { source: 'clip', label: 'Clip state', description: 'Whether the ratio was clipped below (1 − ε) or above (1 + ε): the gradient is cut there.' },
   { source: 'weight', label: 'Aggregation weight', description: 'The token\'s weight in the step loss (e.g. 1/(N·|o_i|)); 0 for tokens not selected.' },
+  // Added with the analyses (views/analyses): the exact per-token gradient contribution.
+  {
+    source: 'contribution',
+    label: 'Gradient contribution',
+    description: '‖c‖ = |g|·‖∇θℓ‖: how much this token\'s term moved the weights in this update (stored with --attribution exact); dark = the tokens behind the gradient.',
+  },
 ];
 
 export function colourSourceInfo(source: ColourSource): ColourSourceInfo {
@@ -54,6 +63,8 @@ export function colourValues(step: StepPayload, source: ColourSource): (number |
       const logprob = numericTokenColumn(step, 'logprob');
       return logprob ? logprob.map((v) => (v === null ? null : Math.exp(v))) : null;
     }
+    case 'contribution':
+      return numericTokenColumn(step, CONTRIBUTION_COLUMN);
     case 'clip': {
       const low = numericTokenColumn(step, 'clipped_low');
       const high = numericTokenColumn(step, 'clipped_high');
@@ -73,11 +84,14 @@ export function colourScaleFor(source: ColourSource, values: (number | null)[]):
       return sequentialScale(values, [0, 1]);
     case 'entropy':
     case 'weight':
+    case 'contribution':
       return sequentialScale(values);
     case 'clip':
       return categoricalScale(CLIP_CATEGORIES);
     case 'ratio':
       return divergingScale(values, 2, 98, 1);
+    case 'kl': // k3/k2 are >= 0: no negative ticks unless the stored values have them (k1)
+      return signAwareScale(values);
     case 'grad_coef': // white = untouched (g = 0)
     default:
       return divergingScale(values);
@@ -88,6 +102,7 @@ export function colourScaleFor(source: ColourSource, values: (number | null)[]):
 const SOURCE_COLUMNS: Partial<Record<ColourSource, string[]>> = {
   probability: ['logprob'],
   clip: ['clipped_low', 'clipped_high'],
+  contribution: [CONTRIBUTION_COLUMN],
 };
 
 /** True when the step sends the token column with at least one value in it. */
