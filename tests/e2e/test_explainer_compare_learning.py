@@ -6,7 +6,6 @@ screen can be compared with RunReader and with a direct call of the algorithm.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +18,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 WEB_DIR = Path(__file__).resolve().parents[2] / "src" / "unipo" / "web"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 N_PROMPTS, GROUP, T = 3, 4, 7
 PROMPTS = ["What is 2+3?", "What is 4+4?", "Sort 3 1 2 <b>now</b>"]
@@ -105,19 +101,8 @@ def algo_server(algo_runs):
         yield server
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def page(browser):
+def page(browser):  # the session's one Chromium (conftest.browser): Playwright allows one per process
     context = browser.new_context(viewport={"width": 1600, "height": 1100})
     pg = context.new_page()
     errors: list[str] = []
@@ -271,40 +256,57 @@ def raw_text_number(text: str) -> float:
     return float(text)
 
 
-def test_learning_mode_plays_six_beats(algo_server, page):
+def test_learning_mode_plays_six_beats_on_the_real_views(algo_server, page):
+    """The beats happen in the explorer, inspector and explainer themselves (no modal): each beat
+    shows only what exists by then, its explainer card comes into view, and arrows point there."""
     open_step(page, algo_server.url, "grpo-run", 2)
+    inspector = page.get_by_test_id("step-inspector")
+    inspector.locator("article.response").first.wait_for()
     page.get_by_role("button", name="Learning mode").click()
-    dialog = page.get_by_test_id("learning-mode")
-    dialog.wait_for()
+    bar = page.get_by_test_id("learning-mode")
+    bar.wait_for()
+    assert page.get_by_role("dialog").count() == 0  # on the page, not over it
     narration = page.get_by_test_id("learning-narration")
     expected = ["prompts", "responses", "rewards", "objectives", "aggregation", "update"]
     assert narration.get_attribute("data-beat") == "prompts"
-    # Beat 1: prompts only — no responses, rewards or metrics yet.
-    assert page.get_by_test_id("learning-response").count() == 0
-    assert page.get_by_test_id("learning-reward").count() == 0
+    # Beat 1: the prompts only — the real inspector hides the responses, their rewards and metrics.
+    assert inspector.locator(".group .prompt").first.is_visible()
+    assert not inspector.locator("article.response").first.is_visible()
     assert page.get_by_test_id("learning-metrics").count() == 0
+    page.wait_for_function("Number(document.querySelector('[data-testid=learning-arrows]').dataset.count) >= 1")
     shot(page, "learning-1-prompts")
     for index, beat in enumerate(expected[1:], start=2):
         page.get_by_test_id("learning-next").click()
         page.wait_for_function(f"document.querySelector('[data-testid=learning-narration]').dataset.beat === '{beat}'")
         if beat == "responses":
-            assert page.get_by_test_id("learning-response").count() > 0
-            assert page.get_by_test_id("learning-reward").count() == 0
+            assert inspector.locator("article.response .tokens").first.is_visible()
+            assert not inspector.locator("article.response .reward").first.is_visible()
         if beat == "rewards":
-            assert page.get_by_test_id("learning-reward").count() > 0
+            assert inspector.locator("article.response .reward").first.is_visible()
             assert page.get_by_test_id("learning-metrics").count() == 0
+            # The advantage card comes into view in the explainer, highlighted.
+            expect_focused(page, "advantage")
         if beat == "aggregation":
             assert page.get_by_test_id("learning-metric-loss").count() == 1
             assert page.get_by_test_id("learning-metric-grad_norm").count() == 0
+            expect_focused(page, "aggregation")
         if beat == "update":
             assert page.get_by_test_id("learning-metric-grad_norm").count() == 1
             assert page.get_by_test_id("learning-metric-lr").count() == 1
+            # Each step of this run is its own rollout: no later log-prob exists, and it says so.
+            page.get_by_test_id("learning-after-unavailable").wait_for()
         shot(page, f"learning-{index}-{beat}")
     # Play from the end starts over and advances by itself.
     page.get_by_test_id("learning-play").click()
     page.wait_for_function("document.querySelector('[data-testid=learning-narration]').dataset.beat === 'prompts'")
     page.get_by_test_id("learning-close").click()
     assert page.get_by_test_id("learning-mode").count() == 0
+    assert inspector.locator("article.response").first.is_visible()
+
+
+def expect_focused(page, card_id: str) -> None:
+    page.wait_for_function(
+        f"document.querySelector('[data-card={card_id}]')?.classList.contains('focused')", timeout=5000)
 
 
 def test_side_by_side_aligns_prompt_groups(algo_server, page):

@@ -30,17 +30,41 @@ def test_a_given_lr_applies_to_every_algorithm():
     assert {demo.demo_lr(a, args.lr) for a in demo.DEMO_ALGORITHMS} == {2e-4}
 
 
-def test_serving_passes_host_port_and_browser_choice(tmp_path, monkeypatch):
+def test_the_server_starts_before_training_and_serves_the_demo_folder(tmp_path, monkeypatch):
+    """The web app is up while the runs train (they appear live), not after all six."""
+    import threading
+
     import unipo.server
+    training_started, release = threading.Event(), threading.Event()
     calls = []
-    monkeypatch.setattr(unipo.server, "serve", lambda paths, host, port, open_browser: calls.append(
-        (paths, host, port, open_browser)))
+
+    def fake_serve(paths, host, port, open_browser):
+        # Training is under way (in its thread) and not finished when the server starts.
+        assert training_started.wait(5)
+        calls.append((paths, host, port, open_browser, finished.is_set()))
+        release.set()
+    finished = threading.Event()
+
+    def train():
+        training_started.set()
+        release.wait(5)
+        finished.set()
+        return []
+    monkeypatch.setattr(unipo.server, "serve", fake_serve)
     args = parse("--port", "8123", "--host", "127.0.0.2", "--no-browser")
-    runs = [tmp_path / "grpo", tmp_path / "ppo"]
-    demo.serve_or_explain(tmp_path, runs, args)
-    assert calls == [([str(p) for p in runs], "127.0.0.2", 8123, False)]
-    demo.serve_or_explain(tmp_path, runs, parse())
-    assert calls[-1][2:] == (8000, True)
+    assert demo._serve_while_training(tmp_path / "demo", train, args) == 0
+    assert calls == [([str(tmp_path / "demo")], "127.0.0.2", 8123, False, False)]
+
+
+def test_runs_train_at_once_where_cores_allow():
+    from unipo.commands.demo_workers import worker_count
+    # One core is left to the server and the browser.
+    assert worker_count(6, 1, cores=2) == 1
+    assert worker_count(6, 1, cores=4) == 3
+    assert worker_count(6, 1, cores=16) == 6
+    assert worker_count(6, 2, cores=9) == 4
+    assert worker_count(6, 1, cores=1) == 1
+    assert worker_count(6, 1, requested=3, cores=16) == 3
 
 
 @pytest.mark.parametrize("argv", [["--algos", ""], ["--algos", " , "]])

@@ -91,3 +91,19 @@ describe('sequentialScale and categoricalScale', () => {
     expect(scale.ticks).toHaveLength(3);
   });
 });
+
+import { signAwareScale } from './colour-scale';
+
+describe('signAwareScale (KL)', () => {
+  it('has no negative tick for a non-negative estimator (k3)', () => {
+    const scale = signAwareScale([0, 0.001, 0.02, 0.3, null]);
+    expect(scale.kind).toBe('sequential');
+    expect(Math.min(...scale.ticks.map((t) => t.value))).toBe(0);
+    expect(scale.ticks.some((t) => t.label.startsWith('-') || t.label.includes('−'))).toBe(false);
+  });
+  it('diverges around 0 when stored values are negative (k1)', () => {
+    const scale = signAwareScale([-0.2, 0.1, 0.3]);
+    expect(scale.kind).toBe('diverging');
+    expect(scale.ticks[0].value).toBeLessThan(0);
+  });
+});

@@ -137,8 +137,11 @@ export function sequentialScale(
   fixedDomain?: [number, number],
   lowPercentile = 2,
   highPercentile = 98,
+  /** Start the domain at 0 (a quantity that is never negative: no tick below 0). */
+  fromZero = false,
 ): ColourScale {
   let domain = fixedDomain ?? percentileDomain(values, lowPercentile, highPercentile) ?? [0, 1];
+  if (fromZero && !fixedDomain) domain = [0, Math.max(0, domain[1])];
   if (!(domain[1] > domain[0])) domain = [domain[0], domain[0] + 1];
   const [lo, hi] = domain;
   // Light end for small values so text stays readable on most tokens; viridis reversed.
@@ -153,7 +156,7 @@ export function sequentialScale(
     textColour: (v) => readableText(colour(v)),
     ticks: tickValues.map((value, i) => ({
       value,
-      label: (!fixedDomain && i === 0 ? '≤ ' : !fixedDomain && i === 2 ? '≥ ' : '') + formatTick(value),
+      label: (!fixedDomain && !fromZero && i === 0 ? '≤ ' : !fixedDomain && i === 2 ? '≥ ' : '') + formatTick(value),
       colour: colour(value),
     })),
     gradient: Array.from({ length: 11 }, (_, i) => at(i / 10)),
@@ -188,3 +191,14 @@ export const CLIP_CATEGORIES: Category[] = [
   { value: 0, label: 'not clipped', colour: '#f7f7f7' },
   { value: 1, label: 'clipped high', colour: '#4393c3' },
 ];
+
+/**
+ * A quantity whose sign depends on how it is estimated (KL: k1 may be negative, k3 and k2 never
+ * are): diverging around 0 when any value is negative, else sequential from 0 (a k3 KL legend
+ * with negative ticks suggested values that cannot occur).
+ */
+export function signAwareScale(values: Iterable<number | null | undefined>): ColourScale {
+  const list = [...values];
+  const negative = list.some((v) => typeof v === 'number' && Number.isFinite(v) && v < 0);
+  return negative ? divergingScale(list) : sequentialScale(list, undefined, 2, 98, true);
+}

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import threading
 import time
 from pathlib import Path
 
 from unipo.errors import UnipoError
 
-SUMMARY = "train reinforce, ppo, grpo, dapo, dr_grpo and gspo on identical data, then open them"
+SUMMARY = ("serve the web app, then train reinforce, ppo, grpo, dapo, dr_grpo and gspo on identical data "
+           "(several at once where cores allow); runs appear live as they train")
 DEMO_ALGORITHMS = ("reinforce", "ppo", "grpo", "dapo", "dr_grpo", "gspo")
 
 
@@ -56,6 +59,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000, help="port to serve on (default: %(default)s)")
     parser.add_argument("--no-browser", action="store_true", help="serve without opening a browser tab")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--parallel", type=int, default=0,
+                        help="runs trained at once, one process each (default 0: one per available core, "
+                             "less one core for the web server)")
     add_training_options(parser, defaults=demo_defaults(), skip=("algo", "algo_params"))
     # None = per-algorithm default (see DEMO_LR_BY_ALGORITHM); a given --lr applies to every run.
     parser.set_defaults(lr=None)
@@ -90,24 +96,53 @@ def print_summary(rows: list[dict]) -> None:
               f"{row['seconds']:>9.1f}s")
 
 
-def serve_or_explain(out: Path, run_dirs: list[Path], args) -> None:
+def _serve_while_training(out: Path, train, args) -> int:
+    """Serve `out` at once (runs appear, live, as they start) while `train()` runs in a thread.
+    Returns the exit code: 1 when training failed (the server kept showing what was stored)."""
     try:
         from unipo.server import serve
     except ImportError:
+        rows = train()
         print(f"\nRuns stored in {out}. Open them with:  unipo serve {out}")
-        return
-    print(f"\nOpening the runs in {out} (Ctrl-C to stop)")
-    serve([str(p) for p in run_dirs], host=args.host, port=args.port, open_browser=not args.no_browser)
+        return 0 if rows is not None else 1
+    outcome: dict = {}
+
+    def background():
+        try:
+            outcome["rows"] = train()
+            print(f"\nAll runs stored in {out}; still serving them (Ctrl-C to stop)", flush=True)
+        except BaseException as exc:  # noqa: BLE001 - reported to the user; the server keeps running
+            outcome["error"] = exc
+            print(f"\nunipo demo: training stopped: {exc}", file=sys.stderr, flush=True)
+
+    out.mkdir(parents=True, exist_ok=True)
+    thread = threading.Thread(target=background, name="demo-training", daemon=True)
+    thread.start()
+    print(f"Serving {out} now: each run appears in the web app, live, as soon as it starts training", flush=True)
+    serve([str(out)], host=args.host, port=args.port, open_browser=not args.no_browser)
+    stop_workers()
+    return 1 if "error" in outcome else 0
+
+
+_executors: list = []
+
+
+def stop_workers() -> None:
+    """Ctrl-C while serving: no training process outlives the demo."""
+    from unipo.commands.demo_workers import stop_pool
+    for executor in _executors:
+        stop_pool(executor)
 
 
 def run(args) -> int:
-    from unipo.commands.train import (
-        check_output_directory, config_from_args, prepare_run, set_threads,
-    )
-    from unipo.engine.config import remove_if_empty
-    from unipo.engine.progress import ProgressBar
-    from unipo.engine.setup import build_trainer
+    from unipo.commands.demo_workers import Job, train_all, worker_count
+    from unipo.commands.train import check_output_directory, config_from_args, prepare_run
+    from unipo.engine.config import declared
 
+    from unipo.engine.model_source import apply_demo_sizes
+    resized = apply_demo_sizes(args, demo_defaults(), ",".join(DEMO_ALGORITHMS))  # e.g. --model smollm2
+    if resized:
+        print(f"unipo demo: sizes for --model {args.model}: {', '.join(resized)}", flush=True)
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     if not algos:
         raise UnipoError("--algos: give at least one algorithm preset")
@@ -115,42 +150,35 @@ def run(args) -> int:
         raise UnipoError(f"--algos {args.algos}: an algorithm is named twice")
     if not 0 <= args.port <= 65535:
         raise UnipoError(f"--port {args.port}: expected an integer in [0, 65535]")
+    if args.parallel < 0:
+        raise UnipoError(f"--parallel {args.parallel}: expected an integer >= 0 (0 = one run per core, less one)")
+    declared("threads").check(args.threads)
     out = Path(args.out)
     # Every option, every algorithm (group size included) and the task checked before any training.
     configs = [config_from_args(argparse.Namespace(**{**vars(args), "lr": demo_lr(algo, args.lr)}), algo)
                for algo in algos]
-    prepared = [prepare_run(config, task_items=args.task_params) for config in configs]
+    for config in configs:
+        prepare_run(config, task_items=args.task_params)
     run_dirs = [out / algo for algo in algos]
     for path in run_dirs:
         _prepare_run_dir(path)
-    created = check_output_directory(out, resume=True, overwrite=False)
-    set_threads(args.threads, configs[0].model)
+    check_output_directory(out, resume=True, overwrite=False)
+    threads = args.threads or 1  # the tiny model gains nothing from more threads per run
+    workers = worker_count(len(algos), threads, args.parallel)
+    jobs = [Job(config, path, tuple(args.task_params or ())) for config, path in zip(configs, run_dirs)]
+    print(f"unipo demo: {len(algos)} runs, {workers} at a time ({threads} torch thread(s) each) into {out}",
+          flush=True)
 
-    rows, accuracy_before = [], None
-    started = time.perf_counter()
-    for config, path, ready in zip(configs, run_dirs, prepared):
-        bar = ProgressBar(f"{config.algo:<10}", total=config.steps, enabled=not args.quiet)
-        run_started = time.perf_counter()
-        try:
-            try:
-                trainer = build_trainer(config, path, overwrite=True, progress=bar.update,
-                                        model_progress=bar.note, accuracy_before=accuracy_before, prepared=ready)
-            except BaseException:
-                if not rows:
-                    remove_if_empty(created)
-                raise
-            bar.start()
-            result = trainer.run()
-        finally:
-            bar.close()
-        # Every run starts from the same weights on the same held-out prompts: measure "before" once.
-        accuracy_before = result.accuracy_before
-        rows.append({"algo": config.algo, "before": result.accuracy_before, "after": result.accuracy_after,
-                     "eval_prompts": config.eval_prompts, "lr": config.lr, "seconds": time.perf_counter() - run_started})
-    print_summary(rows)
-    print(f"total {time.perf_counter() - started:.1f}s")
-    if not args.no_serve:
-        serve_or_explain(out, run_dirs, args)
-    else:
+    def train():
+        started = time.perf_counter()
+        rows = train_all(jobs, workers=workers, threads=threads, progress=not args.quiet,
+                         executor_ready=_executors.append)
+        print_summary(rows)
+        print(f"total {time.perf_counter() - started:.1f}s", flush=True)
+        return rows
+
+    if args.no_serve:
+        train()
         print(f"\nRuns stored in {out}. Open them with:  unipo serve {out}")
-    return 0
+        return 0
+    return _serve_while_training(out, train, args)

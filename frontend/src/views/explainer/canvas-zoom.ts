@@ -1,8 +1,8 @@
 // Pan and zoom of the explainer canvas with d3-zoom. The cards are ordinary DOM (KaTeX output,
 // text), so the zoom transform is applied as a CSS transform on one content element rather than
 // redrawn; this module owns that wiring and nothing else.
-// The wheel scrolls (as everywhere else on the page) and Ctrl/⌘ + wheel zooms: a tall column of
-// cards is read by scrolling, and an accidental wheel turn must not shrink it to a thumbnail.
+// The wheel scrolls the page until the canvas is focused, then pans it; Ctrl/⌘ + wheel zooms: an
+// accidental wheel turn must not shrink the cards to a thumbnail or stop the page scrolling.
 import { select, zoom, zoomIdentity, type ZoomBehavior, type ZoomTransform } from 'd3';
 import type { ViewTransform } from './card-layout';
 
@@ -16,7 +16,8 @@ export interface CanvasZoom {
   destroy(): void;
 }
 
-export const ZOOM_EXTENT: [number, number] = [0.25, 2.5];
+// Down to 0.1 so that Fit can always show every card (a long spec on a 720 px screen).
+export const ZOOM_EXTENT: [number, number] = [0.1, 2.5];
 
 export function attachCanvasZoom(
   viewport: HTMLElement,
@@ -41,12 +42,21 @@ export function attachCanvasZoom(
   const selection = select(viewport);
   selection.call(behaviour).on('dblclick.zoom', null);
 
+  // The plain wheel pans the canvas only once the canvas has focus (a click or Tab into it): an
+  // unfocused canvas lets the page scroll past it (it used to swallow the page's wheel).
   const scrollPan = (event: WheelEvent) => {
     if (event.ctrlKey || event.metaKey) return;
+    if (!viewport.contains(document.activeElement)) return;
     event.preventDefault();
     selection.call(behaviour.translateBy, -event.deltaX / current.k, -event.deltaY / current.k);
   };
   viewport.addEventListener('wheel', scrollPan, { passive: false });
+  // d3-zoom cancels the mousedown (which would focus the canvas); focus it ourselves so the
+  // wheel pans after a click into the canvas, as after Tab.
+  const focusOnPress = () => {
+    if (!viewport.contains(document.activeElement)) viewport.focus({ preventScroll: true });
+  };
+  viewport.addEventListener('pointerdown', focusOnPress, true);
 
   const toTransform = (v: ViewTransform) => zoomIdentity.translate(v.x, v.y).scale(v.k);
 
@@ -69,6 +79,7 @@ export function attachCanvasZoom(
     },
     destroy() {
       viewport.removeEventListener('wheel', scrollPan);
+      viewport.removeEventListener('pointerdown', focusOnPress, true);
       selection.on('.zoom', null);
     },
   };

@@ -140,6 +140,19 @@ export function initialView(
   return { k, x: viewport.width / 2 - (box.x + box.width / 2) * k, y: pad - box.y * k };
 }
 
+/**
+ * "Fit": every card inside the viewport, at whatever zoom that takes (never above 1, never below
+ * `minZoom`), centred. The first view (initialView) prefers a readable zoom instead.
+ */
+export function fitAllView(
+  box: { x: number; y: number; width: number; height: number },
+  viewport: { width: number; height: number },
+  { pad = 12, minZoom = 0.1 } = {},
+): ViewTransform {
+  const k = Math.max(minZoom, Math.min(1, (viewport.width - 2 * pad) / box.width, (viewport.height - 2 * pad) / box.height));
+  return { k, x: viewport.width / 2 - (box.x + box.width / 2) * k, y: viewport.height / 2 - (box.y + box.height / 2) * k };
+}
+
 /** An SVG path from the bottom of one card to the top of another (or sideways when level). */
 export function linkPath(from: Point, fromSize: Size, to: Point, toSize: Size): string {
   const start = { x: from.x + fromSize.width / 2, y: from.y + fromSize.height };

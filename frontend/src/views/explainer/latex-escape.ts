@@ -47,3 +47,13 @@ export function tokenTextLatex(raw: string, maxChars = 24): string {
   const shortened = chars.length > maxChars ? chars.slice(0, maxChars - 1).join('') + '…' : raw;
   return `\\text{“${escapeLatexText(shortened)}”}`;
 }
+
+/**
+ * A token as a subscript: a framed typewriter box, so a symbol token reads as a token and not as
+ * part of the formula (w with a bare “=” under it read as a typo: w_"=").
+ */
+export function tokenSubscriptLatex(raw: string, maxChars = 12): string {
+  const chars = Array.from(raw);
+  const shortened = chars.length > maxChars ? chars.slice(0, maxChars - 1).join('') + '…' : raw;
+  return `\\fbox{\\texttt{${escapeLatexText(shortened)}}}`;
+}

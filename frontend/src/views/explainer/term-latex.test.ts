@@ -42,7 +42,7 @@ describe('annotateFormula', () => {
 
   it('indexes per-token symbols by the escaped token string', () => {
     const out = annotateFormula(CLIP, { values, tokenString: '}\\evil{' });
-    expect(out).toContain('r_{\\text{“\\}\\textbackslash{}evil\\{”}}');
+    expect(out).toContain('r_{\\fbox{\\texttt{\\}\\textbackslash{}evil\\{}}}');
     const html = renderFormulaHtml(out);
     expect(html).not.toContain('katex-error');
     expect(html).toContain('evil');
@@ -65,6 +65,15 @@ describe('annotateFormula', () => {
     expect(out).toMatch(/- \\htmlClass\{t-value\}\{\\underset\{\\htmlClass\{term-value\}\{0.1929\}\}\{V_\{/);
     expect(out.match(/term-value/g)?.length).toBe(4);
     expect(renderFormulaHtml(out)).not.toContain('katex-error');
+  });
+
+  it('frames a symbol token in its subscript, never a bare quoted symbol (w_"=")', () => {
+    const out = annotateFormula(CLIP, { values, tokenString: '=' });
+    expect(out).toContain('r_{\\fbox{\\texttt{=}}}');
+    expect(out).not.toContain('“');
+    const html = renderFormulaHtml(out);
+    expect(html).toContain('fbox');
+    expect(html).not.toContain('katex-error');
   });
 
   it('formats numbers as LaTeX', () => {

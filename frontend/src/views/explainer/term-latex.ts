@@ -3,7 +3,7 @@
 // the generic index. Only the wrappers are touched; the rest of the server's LaTeX is kept as is.
 import type { BoundValue } from './term-values';
 import { formatStoredValue } from './term-values';
-import { tokenTextLatex } from './latex-escape';
+import { tokenSubscriptLatex } from './latex-escape';
 
 const TERM_OPEN = /\\htmlClass\{t-([A-Za-z0-9_]+)\}\{/y;
 
@@ -104,7 +104,7 @@ const SHIFTED_INDEX = /_\{i,\s*t\s*[+-]/;
  * under V_{i,t+1} (which is another token's value).
  */
 export function annotateFormula(latex: string, { values, tokenString }: AnnotateOptions): string {
-  const tokenIndex = tokenString === null ? null : `_{${tokenTextLatex(tokenString, 12)}}`;
+  const tokenIndex = tokenString === null ? null : `_{${tokenSubscriptLatex(tokenString)}}`;
   const annotated = new Set<string>();
   return rewriteTerms(latex, (key, body) => {
     const bound = values.get(key);

@@ -3,6 +3,7 @@
 import { axisBottom, axisLeft, extent, format, line, scaleLinear, select } from 'd3';
 import { lttbIndices } from './lttb';
 import { nearestIndex } from './radial-geometry';
+import { normalise, panelScaling, type YMode } from './linear-scales';
 
 export interface LinearRun {
   id: string;
@@ -21,6 +22,8 @@ export interface LinearModel {
   runs: LinearRun[];
   focus: number | null;
   selected: number | null;
+  /** Shared axis, every run normalised to its own range, or 'auto' (normalise when ranges differ > 20×). */
+  yMode?: YMode;
 }
 
 export interface LinearHandlers {
@@ -58,14 +61,27 @@ export function drawLinear(svgElement: SVGSVGElement, model: LinearModel, handle
   metrics.forEach((metric, panel) => {
     const top = panel * panelHeight;
     const g = svg.append('g').attr('class', 'panel').attr('data-metric', metric).attr('transform', `translate(0,${top})`);
+    const scaling = panelScaling(runs, metric, model.yMode ?? 'auto');
+    g.attr('data-scale', scaling.normalised ? 'normalised' : 'shared');
     const values = runs.flatMap((r) => (r.columns[metric] ?? []).filter((v): v is number => v !== null && Number.isFinite(v)));
-    let [y0, y1] = values.length ? (extent(values) as [number, number]) : [0, 1];
+    let [y0, y1] = scaling.normalised ? [0, 1] : values.length ? (extent(values) as [number, number]) : [0, 1];
     if (y0 === y1) [y0, y1] = [y0 - 1, y1 + 1];
-    const y = scaleLinear().domain([y0, y1]).nice().range([panelHeight - MARGIN.bottom, MARGIN.top]);
+    const yScale = scaleLinear().domain([y0, y1]).nice().range([panelHeight - MARGIN.bottom, MARGIN.top]);
+    // Height of one run's value: on a normalised panel, within that run's own [min, max].
+    const yOf = (runId: string, v: number) => {
+      const range = scaling.ranges.get(runId);
+      return yScale(scaling.normalised && range ? normalise(v, range) : v);
+    };
     g.append('g').attr('transform', `translate(0,${panelHeight - MARGIN.bottom})`).call(axisBottom(x).ticks(stepTicks).tickFormat(format('d')).tickSizeOuter(0));
-    g.append('g').attr('transform', `translate(${MARGIN.left},0)`).call(axisLeft(y).ticks(4).tickSizeOuter(0));
+    const yAxis = axisLeft(yScale).ticks(4).tickSizeOuter(0);
+    if (scaling.normalised) yAxis.tickValues([0, 0.5, 1]).tickFormat((v) => (v === 0 ? 'min' : v === 1 ? 'max' : ''));
+    g.append('g').attr('class', 'y-axis').attr('transform', `translate(${MARGIN.left},0)`).call(yAxis);
     const title = g.append('text').attr('x', MARGIN.left).attr('y', MARGIN.top - 6).attr('font-size', 12).attr('fill', '#1d2129');
     title.append('tspan').attr('font-weight', 600).text(metric);
+    if (scaling.normalised) {
+      title.append('tspan').attr('class', 'scale-note').attr('dx', 10).attr('font-size', 11).attr('fill', '#667085')
+        .text(`each run on its own scale (its min … max${scaling.spread > 1 ? `; ranges differ ${formatSpread(scaling.spread)}×` : ''}) — hover for stored values`);
+    }
     const absent = runs.length > 1 ? runsWithoutValues(runs, metric) : [];
     if (absent.length) {
       title.append('tspan').attr('class', 'absent').attr('dx', 10).attr('font-size', 11).attr('fill', '#667085')
@@ -76,7 +92,7 @@ export function drawLinear(svgElement: SVGSVGElement, model: LinearModel, handle
       if (!column) continue;
       const kept = lttbIndices(run.steps, column, MAX_POINTS);
       const path = line<number>().defined((i) => column[i] !== null && Number.isFinite(column[i] as number))
-        .x((i) => x(run.steps[i])).y((i) => y(column[i] as number));
+        .x((i) => x(run.steps[i])).y((i) => yOf(run.id, column[i] as number));
       g.append('path').attr('class', 'series').attr('data-run', run.id).attr('fill', 'none')
         .attr('stroke', run.colour).attr('stroke-width', 1.6).attr('stroke-dasharray', run.dash).attr('d', path(kept) ?? '');
       if (kept.length <= 60) {
@@ -84,7 +100,7 @@ export function drawLinear(svgElement: SVGSVGElement, model: LinearModel, handle
         for (const i of kept) {
           const v = column[i];
           if (v === null || !Number.isFinite(v)) continue;
-          g.append('circle').attr('class', 'point').attr('cx', x(run.steps[i])).attr('cy', y(v)).attr('r', 2.4).attr('fill', run.colour);
+          g.append('circle').attr('class', 'point').attr('cx', x(run.steps[i])).attr('cy', yOf(run.id, v)).attr('r', 2.4).attr('fill', run.colour);
         }
       }
     }
@@ -96,7 +112,7 @@ export function drawLinear(svgElement: SVGSVGElement, model: LinearModel, handle
         const i = nearestIndex(run.steps, step);
         const v = column?.[i];
         if (i < 0 || v === null || v === undefined) continue;
-        g.append('circle').attr('cx', x(run.steps[i])).attr('cy', y(v)).attr('r', 3).attr('fill', run.colour).attr('stroke', '#fff');
+        g.append('circle').attr('cx', x(run.steps[i])).attr('cy', yOf(run.id, v)).attr('r', 3).attr('fill', run.colour).attr('stroke', '#fff');
       }
     };
     if (model.focus !== null) rule(model.focus, '#9aa3b2', '3,3');
@@ -126,4 +142,8 @@ export function drawLinear(svgElement: SVGSVGElement, model: LinearModel, handle
     .on('pointermove', (event: PointerEvent) => handlers.onHover(stepAt(event), event, panelAt(event)))
     .on('pointerleave', () => handlers.onHover(null, null, null))
     .on('click', (event: PointerEvent) => handlers.onSelect(stepAt(event)));
+}
+
+function formatSpread(spread: number): string {
+  return spread >= 100 ? format(',.0f')(spread) : format('.0f')(spread);
 }

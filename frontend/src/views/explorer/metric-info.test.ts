@@ -4,7 +4,11 @@ import { chooseMetrics, formatValue, metricDefinition, plottableMetrics } from '
 describe('metric info', () => {
   it('defines known metrics and falls back for unknown ones', () => {
     expect(metricDefinition('kl_mean')).toMatch(/KL/);
-    expect(metricDefinition('<b>x</b>')).toBe('Logged by the run for every update.');
+    expect(metricDefinition('<b>x</b>')).toBe('Logged by the run for every update (no definition stored with it).');
+    // An imported run's own definition wins, for names UNIPO knows and for names it does not.
+    expect(metricDefinition('custom', { custom: ' Score from the log. ' })).toBe('Score from the log.');
+    expect(metricDefinition('loss', { loss: 'Their loss.' })).toBe('Their loss.');
+    expect(metricDefinition('loss', { loss: 3 })).not.toBe('3');
   });
   it('offers only non-schedule columns that have values', () => {
     expect(plottableMetrics({ step: [1], rollout: [0], loss: [1], empty: [null], a: [NaN, 2] })).toEqual(['a', 'loss']);

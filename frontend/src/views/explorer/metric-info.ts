@@ -36,8 +36,20 @@ const DEFINITIONS: Record<string, string> = {
   minibatch: 'Mini-batch index within the epoch.',
 };
 
-export function metricDefinition(name: string): string {
-  return DEFINITIONS[name] ?? 'Logged by the run for every update.';
+/**
+ * A metric's definition: the run's own (an imported run's header may carry
+ * `metric_definitions: {name: text}`, from the log it came from), else UNIPO's, else a generic
+ * sentence naming where it came from.
+ */
+export function metricDefinition(name: string, own?: Record<string, unknown> | null): string {
+  const given = own?.[name];
+  if (typeof given === 'string' && given.trim()) return given.trim();
+  return DEFINITIONS[name] ?? 'Logged by the run for every update (no definition stored with it).';
+}
+
+/** Whether UNIPO or the run defines this metric (false: only the generic sentence). */
+export function hasDefinition(name: string, own?: Record<string, unknown> | null): boolean {
+  return Boolean(DEFINITIONS[name]) || (typeof own?.[name] === 'string' && Boolean((own[name] as string).trim()));
 }
 
 /** Columns that describe the schedule rather than training progress: not offered as rings. */

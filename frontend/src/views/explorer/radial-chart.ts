@@ -27,8 +27,12 @@ export interface RadialModel {
   size: number;
   steps: number[];
   rings: RingSeries[];
-  /** Step the lens magnifies (hovered or selected), or null. */
+  /** Step the lens magnifies, or null. It follows the pointer only when the pointer leaves the
+   * magnified window, so the steps under a resting pointer never move (a click opens the step the
+   * centre shows). */
   focus: number | null;
+  /** Step under the pointer (shown in the centre, marked by a grey rule), or null. */
+  hovered?: number | null;
   selected: number | null;
   phases: RolloutPhase[];
   /** ± steps the lens magnifies. */
@@ -154,7 +158,8 @@ export function drawRadial(svgElement: SVGSVGElement, model: RadialModel, handle
         .attr('fill', ring.colour).attr('stroke', '#fff').attr('stroke-width', 1);
     });
   };
-  if (model.focus !== null && model.focus !== model.selected) rule(model.focus, '#9aa3b2', 'focus-rule');
+  const hovered = model.hovered === undefined ? model.focus : model.hovered;
+  if (hovered !== null && hovered !== model.selected) rule(hovered, '#9aa3b2', 'focus-rule');
   if (model.selected !== null) rule(model.selected, '#111', 'selected-rule');
 
   // Pointer layer over the rings (below the phase band, which keeps its own tooltip).
@@ -175,11 +180,11 @@ export function drawRadial(svgElement: SVGSVGElement, model: RadialModel, handle
   const centre = svg.append('g').attr('class', 'centre').style('cursor', model.selected !== null ? 'pointer' : 'default')
     .on('click', () => handlers.onSelect(null));
   centre.append('circle').attr('r', innermost - 6).attr('fill', '#fff').attr('stroke', '#e3e6eb');
-  const shown = model.focus ?? model.selected;
+  const shown = hovered ?? model.selected;
   centre.append('text').attr('text-anchor', 'middle').attr('y', -6).attr('font-size', 13).attr('fill', '#667085')
     .text(shown === null ? `${model.totalUpdates.toLocaleString('en-US')} updates` : 'step');
-  centre.append('text').attr('text-anchor', 'middle').attr('y', 18).attr('font-size', 24).attr('font-weight', 600)
-    .attr('fill', '#1d2129').text(shown === null ? '' : String(shown));
+  centre.append('text').attr('class', 'centre-step').attr('text-anchor', 'middle').attr('y', 18).attr('font-size', 24)
+    .attr('font-weight', 600).attr('fill', '#1d2129').text(shown === null ? '' : String(shown));
   if (model.selected !== null) {
     centre.append('text').attr('text-anchor', 'middle').attr('y', 36).attr('font-size', 11).attr('fill', '#8a93a3').text('click to clear');
   }
