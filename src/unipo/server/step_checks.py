@@ -160,3 +160,72 @@ def card_relations(spec, tokens: dict, responses: dict, offsets, metrics: dict |
             item["max_abs_residual"] = None
         found.append(item)
     return found
+
+
+# Header-declared checks of two logged step metrics against each other (a capture or importer
+# compares its framework's own loss with UNIPO's recomposition: TRL writes `loss_check`,
+# integrations/trl.py). Header keys holding one declaration or a list of them:
+EXTERNAL_CHECK_KEYS = ("loss_check", "metric_checks")
+EXTERNAL_CHECK_FIELDS = ("reference", "recomposed")  # metric names, required; "difference" and "ok" optional
+
+
+def _metric_number(metrics: dict, name) -> float | None:
+    value = metrics.get(name) if isinstance(name, str) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        return None
+    return float(value)
+
+
+def _declarations(header: dict | None) -> list[tuple[str, object]]:
+    found = []
+    for key in EXTERNAL_CHECK_KEYS:
+        value = (header or {}).get(key)
+        for at, item in enumerate(value if isinstance(value, list) else [value] if value is not None else []):
+            found.append((key if not isinstance(value, list) else f"{key}[{at}]", item))
+    return found
+
+
+def external_check(key: str, declared, metrics: dict | None) -> dict:
+    """One declared check on this step: |reference − recomposed| ≤ atol + rtol·|reference|, evaluated here
+    from the logged values; a logged difference larger than that (e.g. the largest over ranks) or a
+    logged ok flag of 0 fails it too. status: "holds" | "fails" | "unchecked" (with the reason)."""
+    metrics = metrics or {}
+    if not isinstance(declared, dict):
+        return {"key": key, "label": key, "status": "unchecked",
+                "reason": f"run header {key!r}: expected an object naming the metrics, got {type(declared).__name__}"}
+    label = str(declared.get("label") or f"{declared.get('reference')} = {declared.get('recomposed')}")
+    result: dict = {"key": key, "label": label, "source": declared.get("source"), "status": "unchecked",
+                    "reason": "", "reference": None, "recomposed": None, "difference": None,
+                    "logged_difference": None, "logged_ok": None, "tolerance": None}
+    bad = [f for f in EXTERNAL_CHECK_FIELDS if not isinstance(declared.get(f), str)]
+    tolerance = {name: declared.get(name, 0.0) for name in ("atol", "rtol")}
+    bad += [name for name, v in tolerance.items()
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0]
+    if bad:
+        return {**result, "reason": f"run header {key!r}: field(s) {', '.join(bad)} missing or invalid"}
+    reference, recomposed = (_metric_number(metrics, declared[f]) for f in EXTERNAL_CHECK_FIELDS)
+    result["reference"] = {"metric": declared["reference"], "value": reference}
+    result["recomposed"] = {"metric": declared["recomposed"], "value": recomposed}
+    result["logged_difference"] = _metric_number(metrics, declared.get("difference"))
+    logged_ok = _metric_number(metrics, declared.get("ok"))
+    result["logged_ok"] = None if logged_ok is None else bool(logged_ok)
+    if reference is None or recomposed is None:
+        absent = [declared[f] for f, v in zip(EXTERNAL_CHECK_FIELDS, (reference, recomposed)) if v is None]
+        return {**result, "reason": "not logged at this step: " + ", ".join(absent)}
+    difference = abs(reference - recomposed)
+    bound = float(tolerance["atol"]) + float(tolerance["rtol"]) * abs(reference)
+    result["difference"] = difference
+    result["tolerance"] = {"atol": float(tolerance["atol"]), "rtol": float(tolerance["rtol"]), "bound": bound,
+                           "rule": f"|{declared['reference']} - {declared['recomposed']}| <= atol + rtol * |{declared['reference']}|"}
+    holds = difference <= bound
+    if result["logged_difference"] is not None and result["logged_difference"] > bound:
+        holds, result["reason"] = False, f"logged {declared['difference']} exceeds the tolerance"
+    if result["logged_ok"] is False:
+        holds, result["reason"] = False, f"logged {declared['ok']} = 0"
+    result["status"] = "holds" if holds else "fails"
+    return result
+
+
+def external_checks(header: dict | None, metrics: dict | None) -> list[dict]:
+    """Every check the run header declares (EXTERNAL_CHECK_KEYS), evaluated on this step's metrics."""
+    return [external_check(key, declared, metrics) for key, declared in _declarations(header)]

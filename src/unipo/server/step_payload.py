@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from unipo.runs.schema import EMPTY_RESPONSE_POSITION, STEP_COLUMNS, per_response_columns
-from unipo.server.step_checks import card_relations, step_checks
+from unipo.server.step_checks import card_relations, external_checks, step_checks
 
 
 def order_by_response(table: pa.Table) -> pa.Table:
@@ -102,7 +102,8 @@ def step_identity(table: pa.Table) -> dict:
 
 
 def step_payload(table: pa.Table, step: int, metrics: dict | None = None, *,
-                 loss_columns: tuple | None = None, spec=None, whole_rollout: bool | None = None) -> dict:
+                 loss_columns: tuple | None = None, spec=None, whole_rollout: bool | None = None,
+                 header: dict | None = None) -> dict:
     """The §3 step shape: identity, step metrics, per-response columns, flat per-token columns and
     the invariant `checks` (step_checks.py).
 
@@ -110,7 +111,8 @@ def step_payload(table: pa.Table, step: int, metrics: dict | None = None, *,
     response i's tokens are [offsets[i], offsets[i+1]). `loss_columns`: (weight, token_objective)
     of the whole step when `table` holds only part of it (the loss is a whole-step quantity); likewise
     pass such a part through `with_entropy_rank` on the whole step first, so `entropy_rank` is the
-    whole step's.
+    whole step's. `header`: the run header, whose declared metric checks (step_checks.external_checks,
+    e.g. TRL loss = UNIPO loss) are evaluated on this step's metrics.
     """
     table = order_by_response(with_entropy_rank(table))
     starts = response_starts(table)
@@ -140,4 +142,5 @@ def step_payload(table: pa.Table, step: int, metrics: dict | None = None, *,
                                     composition=None if spec is None else spec.composition)
     if spec is not None and loss_columns is None:  # card relations need the whole step
         payload["checks"]["relations"] = card_relations(spec, tokens, responses, offsets, metrics, whole_rollout)
+    payload["checks"]["external"] = external_checks(header, metrics)
     return payload

@@ -206,7 +206,7 @@ class StepService:
         table = self.table(entry, step)
         header = entry.header
         return step_payload(table, step, metrics, spec=run_spec(header),
-                            whole_rollout=step_is_whole_rollout(table, header))
+                            whole_rollout=step_is_whole_rollout(table, header), header=header)
 
     def subset_payload(self, entry: RunEntry, step: int, column: str, value: int, what: str) -> dict:
         """The step shape restricted to rows where `column == value` (one response, one prompt group)."""
@@ -225,7 +225,7 @@ class StepService:
         loss_columns = tuple(column_values(whole.column(name)) if name in whole.column_names else None
                              for name in ("weight", "token_objective"))
         return step_payload(rows, step, entry.metrics.row(step), loss_columns=loss_columns,
-                            spec=run_spec(entry.header))
+                            spec=run_spec(entry.header), header=entry.header)
 
 
 def _read_step(entry: RunEntry, step: int) -> pa.Table:

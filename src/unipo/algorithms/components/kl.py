@@ -31,6 +31,14 @@ def _values(name, lp, ref):
     return np.exp(-delta) + delta - 1
 
 
+def _scale(name, lp, ref):
+    """Magnitude of the parts an estimator adds up: float32 rounds those, not their (possibly tiny) sum.
+    k3 = e^{−δ} + δ − 1 is ~δ²/2 near ℓ = ℓ_ref while its parts are ~1 each."""
+    if name == "k3":
+        return np.exp(ref - lp) + np.abs(lp - ref) + 1.0
+    return np.abs(lp) + np.abs(ref)
+
+
 def _derivative(name):
     def d(lp, ref, hp):
         if name == "k1":
@@ -50,7 +58,7 @@ def _relation(name):
         checks = []
         if step.token("kl") is not None:
             checks.append(compare("kl", f"KL = {name}(ℓ, ℓ_ref)", step.token("kl"), _values(name, lp, ref) * kept,
-                                  scale=(np.abs(lp) + np.abs(ref)) * (name != "k3")))
+                                  scale=_scale(name, lp, ref)))
         if kl_in_loss(hp) and step.token("kl_penalty") is not None and step.token("kl") is not None:
             checks.append(compare("kl", "β·KL = β × KL", step.token("kl_penalty"), hp["beta"] * step.token("kl")))
         if kl_in_reward(hp):
