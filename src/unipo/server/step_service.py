@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -10,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from unipo.runs.schema import step_path
+from unipo.runs.schema import legacy_step_path, step_path
 from unipo.server.errors import ApiError, busy, not_found
 from unipo.server.json_response import dumps
 from unipo.server.registry import RunEntry
@@ -127,7 +128,10 @@ class StepService:
         if step < 0:
             raise not_found(f"run {entry.id!r} has no step {step}")
         # A symlink planted in steps/ must not make the server read a file outside the run.
-        real = real_file_inside(entry.path, step_path(entry.path, step))
+        path = step_path(entry.path, step)
+        if not os.path.lexists(path):  # a unipo-run/1 run: one file per step
+            path = legacy_step_path(entry.path, step)
+        real = real_file_inside(entry.path, path)
         try:
             stat = real.stat() if real is not None else None
         except OSError:
