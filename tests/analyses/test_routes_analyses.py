@@ -46,6 +46,9 @@ def test_analyses_never_import_torch_in_the_serving_process(tmp_path, analysis_r
             assert client.get(f"/api/runs/engine-like/analyses/{{name}}?step=1").status_code == 200
         for name in ("spikes", "clip_asymmetry", "entropy_over_run", "difficulty_over_run", "length_over_run"):
             assert client.get(f"/api/runs/engine-like/analyses/{{name}}").status_code == 200
+        # The what-if variants run in the worker process, never here.
+        for tail in ("length_bias/modes?step=1", "mismatch/corrections?step=1", "length_over_run/folder"):
+            assert client.get(f"/api/runs/engine-like/analyses/{{tail}}").status_code == 200, tail
         print("torch" in sys.modules)
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120)

@@ -33,7 +33,11 @@ export async function getAnalysis<R>(
   params: Record<string, string | number> = {},
   signal?: AbortSignal,
 ): Promise<AnalysisAnswer<R>> {
-  const url = analysisPath(runId, name, step, params);
+  return getJson<AnalysisAnswer<R>>(analysisPath(runId, name, step, params), signal);
+}
+
+/** GET a JSON answer of the analyses routes, retrying busy (503) answers; errors carry the server's message. */
+export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     let response: Response;
     try {
@@ -56,8 +60,75 @@ export async function getAnalysis<R>(
       }
       throw new ApiError(message, response.status, url);
     }
-    return (await response.json()) as AnalysisAnswer<R>;
+    return (await response.json()) as T;
   }
+}
+
+function analysisUrl(runId: string, tail: string): string {
+  return `/api/runs/${encodeURIComponent(runId)}/analyses/${tail}`;
+}
+
+export interface ModeFit {
+  mode: string;
+  missing: string[];
+  total_weight: (number | null)[];
+  slope: number | null;
+  correlation: number | null;
+  log_slope: number | null;
+}
+
+/** GET /analyses/length_bias/modes: Σ weight per response under the stored and every aggregation mode. */
+export interface LengthModes {
+  step: number;
+  algo: string;
+  stored_mode: string | null;
+  responses: number[];
+  length: number[];
+  modes: ModeFit[];
+}
+
+export function getLengthModes(runId: string, step: number, signal?: AbortSignal): Promise<LengthModes> {
+  return getJson<LengthModes>(analysisUrl(runId, `length_bias/modes?step=${step}`), signal);
+}
+
+export interface CorrectionRow {
+  label: string;
+  loss: number | null;
+  push_flips: number;
+  abs_dg_mean: number;
+  abs_dg_max: number;
+  relative_dg: number | null;
+  zeroed: number;
+  is_weight: { min: number; mean: number; max: number } | null;
+}
+
+/** GET /analyses/mismatch/corrections: the step under no correction, TIS and MIS. */
+export interface Corrections {
+  step: number;
+  algo: string;
+  missing: string[];
+  tokens: number | null;
+  rows: CorrectionRow[];
+}
+
+export function getCorrections(runId: string, step: number, signal?: AbortSignal): Promise<Corrections> {
+  return getJson<Corrections>(analysisUrl(runId, `mismatch/corrections?step=${step}`), signal);
+}
+
+export interface RunDrift {
+  run: string;
+  algorithm: string | null;
+  loss_aggregation: string | null;
+  step: number[];
+  response_length_mean: number[];
+  first: number | null;
+  last: number | null;
+  trend_per_100: number | null;
+}
+
+/** GET /analyses/length_over_run/folder: response-length drift of every run in the run's folder. */
+export function getFolderDrift(runId: string, signal?: AbortSignal): Promise<{ folder: string; runs: RunDrift[] }> {
+  return getJson(analysisUrl(runId, 'length_over_run/folder'), signal);
 }
 
 export interface DifficultyCell {

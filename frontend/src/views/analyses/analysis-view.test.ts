@@ -31,3 +31,15 @@ describe('formatting', () => {
     expect(barFractions([0, 0])).toEqual([0, 0]);
   });
 });
+
+describe('length drift and clip lines', () => {
+  it('label a run by its algorithm and aggregation', async () => {
+    const { driftLabel, signed, CLIP_CELLS } = await import('./analysis-view');
+    expect(driftLabel({ run: 'dapo-demo', algorithm: 'dapo', loss_aggregation: 'token-mean' })).toBe('dapo · token-mean (dapo-demo)');
+    expect(driftLabel({ run: 'imported', algorithm: null, loss_aggregation: null })).toBe('imported (imported)');
+    expect(signed(1.254)).toBe('+1.25');
+    expect(signed(-0.5, 1)).toBe('−0.5');
+    expect(signed(null)).toBe('—');
+    expect(CLIP_CELLS.map((c) => c.key)).toEqual(['pos_high', 'pos_low', 'neg_high', 'neg_low']);
+  });
+});

@@ -67,3 +67,23 @@ export function barFractions(counts: number[]): number[] {
   const top = Math.max(0, ...counts);
   return counts.map((c) => (top > 0 ? c / top : 0));
 }
+
+/** The four clip-asymmetry cells of unipo.analyses.clip_asymmetry, with their line labels. */
+export const CLIP_CELLS: { key: 'pos_high' | 'pos_low' | 'neg_high' | 'neg_low'; label: string }[] = [
+  { key: 'pos_high', label: 'A > 0, clipped above (1+ε_high)' },
+  { key: 'pos_low', label: 'A > 0, clipped below' },
+  { key: 'neg_high', label: 'A < 0, clipped above' },
+  { key: 'neg_low', label: 'A < 0, clipped below (1−ε_low)' },
+];
+
+/** A run's legend entry in the length-drift chart: its algorithm and aggregation. */
+export function driftLabel(run: { run: string; algorithm: string | null; loss_aggregation: string | null }): string {
+  return `${run.algorithm ?? run.run}${run.loss_aggregation ? ` · ${run.loss_aggregation}` : ''} (${run.run})`;
+}
+
+/** A number with its sign, for trends and deltas ("+1.25", "−0.5", "—"). */
+export function signed(value: number | null | undefined, digits = 2): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  const text = Math.abs(value).toFixed(digits);
+  return value > 0 ? `+${text}` : value < 0 ? `−${text}` : text;
+}
