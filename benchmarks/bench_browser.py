@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-# The e2e conftest owns the server and Chromium helpers; load it by path (it is not a package).
+# The e2e conftest owns the Chromium helpers and imports tests/support; load it by path (it is not a package).
+sys.path.insert(0, str(REPO / "tests"))
 _spec = importlib.util.spec_from_file_location("e2e_helpers", REPO / "tests" / "e2e" / "conftest.py")
 helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
@@ -127,9 +128,13 @@ FIRST_PAINT = """
 
 
 def click_step(page, steps: list[int], step: int) -> None:
-    box = page.get_by_test_id("radial-chart").bounding_box()
+    chart = page.get_by_test_id("radial-chart")
+    # With a step open the chart turns it towards the explainer: wait for the turn to end, aim with it.
+    page.wait_for_function("() => document.querySelector('[data-testid=radial-chart]')?.dataset.turned !== 'turning'")
+    rotation = float(chart.get_attribute("data-rotation") or 0)
+    box = chart.bounding_box()
     t = (step - steps[0]) / (steps[-1] - steps[0])
-    angle = GAP / 2 + t * (2 * math.pi - GAP)
+    angle = GAP / 2 + t * (2 * math.pi - GAP) + rotation
     radius = 190 * min(box["width"], box["height"]) / RADIAL_SIZE
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.click(cx + math.sin(angle) * radius, cy - math.cos(angle) * radius)
@@ -152,7 +157,9 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     results: dict = {}
-    with helpers.LiveServer([root]) as server, sync_playwright() as playwright:
+    from unipo.server import create_app
+
+    with helpers.LiveServer(create_app([root])) as server, sync_playwright() as playwright:
         browser = helpers.launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
 

@@ -24,10 +24,13 @@ GAP = math.pi / 14  # radial-geometry.ts DEFAULT_GAP
 
 def click_radial_step(page, steps: list[int], step: int, nudge: float = 0.0) -> None:
     """Click the radial chart on the ring area at the angle of `step` (no lens: few steps),
-    `nudge` radians further clockwise."""
+    `nudge` radians further clockwise. With a step open the chart turns it towards the explainer:
+    wait for the turn to end and aim with it (its data-rotation, radians)."""
+    page.wait_for_function("() => document.querySelector('[data-testid=radial-chart]')?.dataset.turned !== 'turning'")
+    rotation = float(page.get_by_test_id("radial-chart").get_attribute("data-rotation") or 0)
     box = page.get_by_test_id("radial-chart").bounding_box()
     t = (step - steps[0]) / (steps[-1] - steps[0]) if steps[-1] > steps[0] else 0.5
-    angle = GAP / 2 + t * (2 * math.pi - GAP) + nudge
+    angle = GAP / 2 + t * (2 * math.pi - GAP) + nudge + rotation
     radius = 190 * min(box["width"], box["height"]) / RADIAL_SIZE
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.click(cx + math.sin(angle) * radius, cy - math.cos(angle) * radius)

@@ -70,8 +70,11 @@ def sized_page(browser, width: int, height: int):
 
 
 def radial_point(page, t: float, radius_share: float = 190 / RADIAL_SIZE):
+    # The chart turns the open step towards the explainer (and back): aim once it has settled.
+    page.wait_for_function("() => document.querySelector('[data-testid=radial-chart]')?.dataset.turned !== 'turning'")
+    rotation = float(page.get_by_test_id("radial-chart").get_attribute("data-rotation") or 0)
     box = page.get_by_test_id("radial-chart").bounding_box()
-    angle = GAP / 2 + t * (2 * math.pi - GAP)
+    angle = GAP / 2 + t * (2 * math.pi - GAP) + rotation
     radius = radius_share * min(box["width"], box["height"])
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     return cx + math.sin(angle) * radius, cy - math.cos(angle) * radius
@@ -392,4 +395,27 @@ def test_the_explainer_is_resizable(page, newcomer_server):
     column.locator(".formula-card").first.wait_for(timeout=20000)
     page.wait_for_timeout(400)
     assert column.bounding_box()["width"] == pytest.approx(width + 200, abs=12)
+    assert not page.errors, page.errors
+
+
+def test_a_step_opened_on_the_radial_chart_turns_towards_the_explainer(page, newcomer_server):
+    """The reference turns the selected step to a fixed angle (here 3 o'clock, beside the
+    explainer) when the explainer opens; on a 40-update run the lens magnifies around it, and the
+    step opened must stay the one the centre showed."""
+    page.goto(newcomer_server.url + "/?run=grpo")
+    chart = page.get_by_test_id("radial-chart")
+    chart.locator("path.ring-line").first.wait_for(timeout=20000)
+    page.mouse.move(*radial_point(page, 0.8))
+    shown = chart.locator("text.centre-step").text_content().strip()
+    page.mouse.down()
+    page.mouse.up()
+    page.get_by_test_id("step-inspector").get_by_role("heading", name=f"Step {shown}").wait_for(timeout=20000)
+    page.get_by_test_id("explainer").wait_for()
+    page.wait_for_function("() => document.querySelector('[data-testid=radial-chart]')?.dataset.turned === 'yes'", timeout=10000)
+    page.mouse.move(5, 5)
+    rule = chart.locator("line.selected-rule")
+    angle = math.atan2(float(rule.get_attribute("x2")), -float(rule.get_attribute("y2"))) % (2 * math.pi)
+    assert abs(angle - math.pi / 2) < 0.01, angle
+    assert page.evaluate("new URLSearchParams(location.search).get('step')") == shown
+    assert chart.locator("text.centre-step").text_content().strip() == shown
     assert not page.errors, page.errors

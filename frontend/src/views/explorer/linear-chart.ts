@@ -22,6 +22,8 @@ export interface LinearModel {
   runs: LinearRun[];
   focus: number | null;
   selected: number | null;
+  /** Steps the spikes analysis flags (server): a faint rule on every panel, a marker on the first. */
+  spikes?: { step: number; title: string; openable: boolean }[];
   /** Shared axis, every run normalised to its own range, or 'auto' (normalise when ranges differ > 20×). */
   yMode?: YMode;
 }
@@ -30,6 +32,8 @@ export interface LinearHandlers {
   /** `metric`: the panel under the pointer. */
   onHover(step: number | null, event: PointerEvent | null, metric: string | null): void;
   onSelect(step: number | null): void;
+  /** A spike marker was clicked. */
+  onSpike?(step: number): void;
 }
 
 const MARGIN = { top: 20, right: 16, bottom: 22, left: 58 };
@@ -115,6 +119,12 @@ export function drawLinear(svgElement: SVGSVGElement, model: LinearModel, handle
         g.append('circle').attr('cx', x(run.steps[i])).attr('cy', yOf(run.id, v)).attr('r', 3).attr('fill', run.colour).attr('stroke', '#fff');
       }
     };
+    for (const spike of model.spikes ?? []) {
+      if (spike.step < x0 || spike.step > x1) continue;
+      g.append('line').attr('class', 'spike-rule').attr('x1', x(spike.step)).attr('x2', x(spike.step))
+        .attr('y1', MARGIN.top).attr('y2', panelHeight - MARGIN.bottom).attr('stroke', '#f79009').attr('stroke-opacity', 0.55)
+        .attr('stroke-dasharray', '2,3');
+    }
     if (model.focus !== null) rule(model.focus, '#9aa3b2', '3,3');
     if (model.selected !== null) rule(model.selected, '#111', '');
   });
@@ -142,6 +152,20 @@ export function drawLinear(svgElement: SVGSVGElement, model: LinearModel, handle
     .on('pointermove', (event: PointerEvent) => handlers.onHover(stepAt(event), event, panelAt(event)))
     .on('pointerleave', () => handlers.onHover(null, null, null))
     .on('click', (event: PointerEvent) => handlers.onSelect(stepAt(event)));
+
+  // Spike markers above the first panel's plot, over the pointer layer so they take their own clicks.
+  const spikeGroup = svg.append('g').attr('class', 'spikes');
+  for (const spike of model.spikes ?? []) {
+    if (spike.step < x0 || spike.step > x1) continue;
+    const sx = x(spike.step);
+    const current = spike.step === model.selected;
+    const marker = spikeGroup.append('path').attr('class', 'spike-marker').attr('data-step', spike.step).classed('current', current)
+      .attr('d', `M${sx},${MARGIN.top}L${sx - 5},${MARGIN.top - 10}L${sx + 5},${MARGIN.top - 10}Z`)
+      .attr('fill', current ? '#b54708' : '#f79009').attr('stroke', '#fff').attr('stroke-width', 0.8)
+      .style('cursor', spike.openable ? 'pointer' : 'default');
+    marker.append('title').text(`spike at step ${spike.step}: ${spike.title}`);
+    if (spike.openable) marker.on('click', () => handlers.onSpike?.(spike.step));
+  }
 }
 
 function formatSpread(spread: number): string {

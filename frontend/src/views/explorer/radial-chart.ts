@@ -4,7 +4,7 @@ import { select, lineRadial, arc as d3arc, curveLinear } from 'd3';
 import {
   DEFAULT_GAP,
   END_SNAP,
-  angleOf,
+  angleOf as baseAngleOf,
   makeFisheye,
   nearestIndex,
   pointerAngle,
@@ -14,6 +14,7 @@ import {
   valueRadius,
 } from './radial-geometry';
 import { lttbIndices } from './lttb';
+import { turnBetween, unturn } from './radial-turn';
 import { seriesRange } from './series';
 import type { RolloutPhase } from './rollout-phases';
 
@@ -39,12 +40,25 @@ export interface RadialModel {
   lensSteps: number;
   /** Updates in the run (the drawn series may be down-sampled by the server). */
   totalUpdates: number;
+  /** Steps flagged by the spikes analysis (server), marked on the outer edge; clicking one opens it. */
+  spikes?: SpikeMark[];
+  /** Turns the chart so the selected step sits at `angle` (radians clockwise from 12 o'clock);
+   * `blend` 0…1 animates the turn. Null: unturned. */
+  anchor?: { angle: number; blend: number } | null;
+}
+
+export interface SpikeMark {
+  step: number;
+  title: string;
+  openable: boolean;
 }
 
 export interface RadialHandlers {
   onHover(step: number | null): void;
   onSelect(step: number | null): void;
   onPhaseHover(phase: RolloutPhase | null, event: PointerEvent): void;
+  /** A spike marker was clicked (its own step, not the one under the lens). */
+  onSpike?(step: number): void;
 }
 
 const POINTS_PER_RING = 720;
@@ -79,8 +93,13 @@ export function drawRadial(svgElement: SVGSVGElement, model: RadialModel, handle
   const halfWidth = last > first ? model.lensSteps / (last - first) : 0;
   // The magnified window takes at least LENS_SHARE of the circle, so ±lensSteps stay readable on a
   // run of 100,000 updates (a fixed 5× would leave them a sliver).
-  const lens = makeFisheye(focusT, halfWidth, Math.max(5, LENS_SHARE / Math.max(2 * halfWidth, 1e-9)));
+  const magnification = Math.max(5, LENS_SHARE / Math.max(2 * halfWidth, 1e-9));
+  const lens = makeFisheye(focusT, halfWidth, magnification);
+  const rotation = chartRotation(model, first, last, halfWidth, magnification);
+  const angleOf = (t: number) => baseAngleOf(t) + rotation;
   const angle = (step: number) => angleOf(lens.forward(stepPosition(step, first, last)));
+  // The turn in radians, for whoever must aim at a step from outside (tests, benchmarks).
+  svg.attr('data-rotation', rotation.toFixed(6));
 
   // Ring backgrounds first, so no ring's background covers another ring's line.
   rings.forEach((_, i) => {
@@ -166,7 +185,7 @@ export function drawRadial(svgElement: SVGSVGElement, model: RadialModel, handle
   const innermost = bands.length ? bands[bands.length - 1].inner : size * 0.17;
   const stepAt = (event: PointerEvent): number | null => {
     const [x, y] = pointerIn(svgElement, event, size);
-    const t = positionOfAngle(pointerAngle(x, y), DEFAULT_GAP, END_SNAP);
+    const t = positionOfAngle(unturn(pointerAngle(x, y), rotation), DEFAULT_GAP, END_SNAP);
     if (t === null) return null;
     return steps[nearestIndex(steps, first + lens.inverse(t) * (last - first))];
   };
@@ -175,6 +194,30 @@ export function drawRadial(svgElement: SVGSVGElement, model: RadialModel, handle
     .on('pointermove', (event: PointerEvent) => handlers.onHover(stepAt(event)))
     .on('pointerleave', () => handlers.onHover(null))
     .on('click', (event: PointerEvent) => handlers.onSelect(stepAt(event)));
+
+  // Spike markers on the outer edge, over the pointer layer so they take their own clicks.
+  const spikeGroup = svg.append('g').attr('class', 'spikes');
+  for (const spike of model.spikes ?? []) {
+    if (spike.step < first || spike.step > last) continue;
+    const a = angle(spike.step);
+    // A faint rule across the rings, so the spike's values can be read off each metric.
+    const inner = bands.length ? bands[bands.length - 1].inner : 0;
+    spikeGroup.append('line').attr('class', 'spike-rule').attr('stroke', '#f79009').attr('stroke-opacity', 0.5)
+      .attr('stroke-dasharray', '2,3').attr('pointer-events', 'none')
+      .attr('x1', Math.sin(a) * inner).attr('y1', -Math.cos(a) * inner)
+      .attr('x2', Math.sin(a) * phaseBand.inner).attr('y2', -Math.cos(a) * phaseBand.inner);
+    const tip = phaseBand.outer + 1;
+    const base = phaseBand.outer + 11;
+    const half = 6;
+    const at = (r: number, dx: number) => `${Math.sin(a) * r + Math.cos(a) * dx},${-Math.cos(a) * r + Math.sin(a) * dx}`;
+    const marker = spikeGroup.append('path').attr('class', 'spike-marker').attr('data-step', spike.step)
+      .classed('current', spike.step === model.selected)
+      .attr('d', `M${at(tip, 0)}L${at(base, -half)}L${at(base, half)}Z`)
+      .attr('fill', spike.step === model.selected ? '#b54708' : '#f79009').attr('stroke', '#fff').attr('stroke-width', 0.8)
+      .style('cursor', spike.openable ? 'pointer' : 'default');
+    marker.append('title').text(`spike at step ${spike.step}: ${spike.title}`);
+    if (spike.openable) marker.on('click', () => handlers.onSpike?.(spike.step));
+  }
 
   // Centre: the focused step, and a click target that clears the selection.
   const centre = svg.append('g').attr('class', 'centre').style('cursor', model.selected !== null ? 'pointer' : 'default')
@@ -188,6 +231,18 @@ export function drawRadial(svgElement: SVGSVGElement, model: RadialModel, handle
   if (model.selected !== null) {
     centre.append('text').attr('text-anchor', 'middle').attr('y', 36).attr('font-size', 11).attr('fill', '#8a93a3').text('click to clear');
   }
+}
+
+/**
+ * The turn that brings the selected step to the anchor angle. Computed with the lens resting on
+ * the selected step (not on the hovered one), so the chart does not turn under a moving pointer.
+ */
+function chartRotation(model: RadialModel, first: number, last: number, halfWidth: number, magnification: number): number {
+  const anchor = model.anchor;
+  if (!anchor || model.selected === null || anchor.blend === 0) return 0;
+  const t = stepPosition(model.selected, first, last);
+  const rest = makeFisheye(t, halfWidth, magnification);
+  return turnBetween(baseAngleOf(rest.forward(t)), anchor.angle, anchor.blend);
 }
 
 /**
