@@ -57,3 +57,30 @@ def test_reading_a_compacted_step_leaves_no_garbage_cycle(run_path, fake_record)
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_a_squared_error_column_is_predicted_and_exact_in_numpy_and_sql(run_path, fake_record):
+    # PPO's value_loss is ½·(V − R)² on every token the value clip leaves alone: stored only
+    # where it is not (the clipped branch won), read back bit for bit by the reader and by DuckDB.
+    from unipo.runs.query import query
+
+    record = fake_record(n=8, t=40, seed=3, group_size=4)
+    rng = np.random.default_rng(3)
+    value = rng.normal(0, 1, record.mask.shape).astype(np.float32)
+    returns = rng.normal(0, 1, record.mask.shape).astype(np.float32)
+    difference = value - returns
+    loss = np.float32(0.5) * (difference * difference)
+    loss[1, :2] = [9.5, 0.125]  # rows where the clipped branch won
+    record.value, record.returns = value, returns
+    record.terms = {**record.terms, "value_loss": loss}
+    RunWriter.create(run_path, {}).write_step(1, record)
+
+    tokens = pq.read_table(run_path / "steps" / "step=000001" / "rank=00000" / "tokens.parquet")
+    assert coalesce.recipes_of(tokens.schema)["value_loss"] == ["halfsq", "value", "return"]
+    assert tokens.column("value_loss").drop_null().to_pylist() == [9.5, 0.125]
+    mask = np.asarray(record.mask, bool)
+    expected = loss[mask].view(np.uint32)
+    stored = RunReader(run_path).step(1).column("value_loss").to_numpy().astype(np.float32)
+    np.testing.assert_array_equal(stored.view(np.uint32), expected)
+    sql = query(run_path, "SELECT value_loss FROM tokens ORDER BY response, position").column(0)
+    np.testing.assert_array_equal(sql.to_numpy().astype(np.float32).view(np.uint32), expected)

@@ -105,6 +105,26 @@ def test_token_page_reads_the_asked_responses_across_ranks(run_path, fake_record
         reader.token_page(1, [0], ["nope"])
 
 
+def test_whole_step_columns_read_every_rank_in_order_and_stream_by_row_group(run_path, fake_record, part_of):
+    writer = RunWriter.create(run_path, {"world_size": 2})
+    records = [fake_record(n=6, t=9, seed=s) for s in (1, 2)]
+    with writer.step_stream(1) as sink:  # rank 0 in three parts: more than one row group
+        for start in (0, 2, 4):
+            sink.append(part_of(records[0], start, start + 2))
+    RankWriter(run_path, 1).write_step(1, records[1])
+    reader = RunReader(run_path)
+    whole = reader.step(1)
+    columns = reader.token_columns(1, ["logprob", "advantage", "old_logprob"])
+    assert columns.column_names == ["response", "position", "logprob", "advantage", "old_logprob"]
+    assert columns.equals(whole.select(columns.column_names))
+    batches = list(reader.token_batches(1, ["logprob", "advantage"]))
+    assert len(batches) > 2  # streamed: rank 0's row groups, then rank 1's
+    assert all(b.column_names == ["response", "logprob", "advantage"] for b in batches)
+    assert pa.concat_tables(batches).equals(whole.select(["response", "logprob", "advantage"]))
+    with pytest.raises(StepNotFoundError, match="no token column 'reward'"):
+        reader.token_columns(1, ["reward"])
+
+
 def test_responses_never_read_token_files(run_path, fake_record):
     RunWriter.create(run_path, {}).write_step(1, fake_record(n=6, t=9, seed=1))
     (run_path / "steps" / "step=000001" / "rank=00000" / "tokens.parquet").write_bytes(b"not parquet")

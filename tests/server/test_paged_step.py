@@ -177,3 +177,37 @@ def test_checks_of_the_fixture_run_keep_relations(client):
     assert any(r["status"] == "holds" for r in checks["relations"])
     assert client.get("/api/runs/alpha/steps/9/summary").status_code == 404
     assert client.get("/api/runs/alpha/steps/9/checks").status_code == 404
+
+
+def test_summary_of_a_streamed_two_rank_step_sums_each_response_once(tmp_path):
+    # The summary reduces the step a row group at a time: a step streamed in parts (a row group
+    # each) over two ranks must give the same per-response sums as the whole step read at once.
+    from types import SimpleNamespace
+
+    from unipo.runs import RankWriter, RunReader
+    from unipo.server.step_summary import build_summary
+    spec = importlib.util.spec_from_file_location("fake_steps", Path(__file__).parents[1] / "runs" / "fake_steps.py")
+    fakes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fakes)
+    run = tmp_path / "streamed"
+    writer = RunWriter.create(run, {"world_size": 2})
+    records = [fakes.fake_record(n=12, t=10, seed=s, group_size=4, empty=(5,)) for s in (1, 2)]
+    for record in records:
+        record.terms["grad_coef"] = -np.asarray(record.terms["weight"]) * np.asarray(record.terms["advantage"])
+    with writer.step_stream(1) as sink:
+        for start in (0, 4, 8):
+            sink.append(fakes.part_of(records[0], start, start + 4))
+    RankWriter(run, 1).write_step(1, records[1])
+    reader = RunReader(run)
+    summary = build_summary(SimpleNamespace(reader=reader, path=run), 1)
+    whole = reader.step(1)
+    ids = whole.column("response").to_numpy()
+    n = reader.responses(1).num_rows
+    weight = whole.column("weight").to_numpy(zero_copy_only=False).astype(np.float64)
+    grad = whole.column("grad_coef").to_numpy(zero_copy_only=False).astype(np.float64)
+    assert n == 24 and summary.rows["token_count"][5] == 0
+    np.testing.assert_allclose(summary.rows["weight_sum"], np.bincount(ids, np.nan_to_num(weight), minlength=n),
+                               atol=1e-9)
+    np.testing.assert_allclose(summary.rows["grad_coef_abs_sum"],
+                               np.bincount(ids, np.abs(np.nan_to_num(grad)), minlength=n), atol=1e-9)
+    assert summary.stats["grad_coef"]["count"] == int(np.isfinite(grad).sum())

@@ -1,17 +1,18 @@
 """Predicted float columns stored so that SQL sees their logical values: coalesce(stored, recipe).
 
 Layout-2 token files keep every logical column as a physical float32 column, but a column that is
-an exact float32 function of earlier columns (a copy, a-b, a+b, a*b, c*a, a constant; recipes found by
-`unipo.runs.prediction`) stores only the rows where that function misses:
+an exact float32 function of earlier columns (a copy, a-b, a+b, a*b, c*a, ½(a-b)², a constant;
+recipes found by `unipo.runs.prediction`) stores only the rows where that function misses:
 
 - stored is null  -> the logical value is the recipe's value (exact, bit for bit);
 - stored is a number -> that number is the logical value (the recipe missed on this row);
 - stored is NaN   -> the logical value is null (the recipe would have given a number).
 
 So `logical = nullif(coalesce(stored, recipe(logical inputs)), NaN)`, which DuckDB, polars or any SQL
-engine evaluates; `unipo.runs.query` builds those views. Every recipe operation is one IEEE float32
-operation (two float32 operands give the same bits whether an engine computes it in float32 or in
-double then rounds), so decoding is exact on any machine. The recipes go in the file's key-value
+engine evaluates; `unipo.runs.query` builds those views. Every recipe operation (each of ½(a-b)²'s
+three rounded to float32 by a CAST) is one IEEE float32 operation (two float32 operands give the
+same bits whether an engine computes it in float32 or in double then rounds), so decoding is exact
+on any machine. The recipes go in the file's key-value
 metadata under `unipo.coalesce` as {column: [op, ...]}.
 """
 from __future__ import annotations
@@ -177,6 +178,9 @@ def recipe_sql(spec: list, quote) -> str:
         return quote(spec[1])
     if op == "scale":
         return f"CAST({_float_literal(np.float32(spec[2]))} * {quote(spec[1])} AS FLOAT)"
+    if op == "halfsq":  # each operation rounded to float32, as the numpy decoder does
+        difference = f"CAST({quote(spec[1])} - {quote(spec[2])} AS FLOAT)"
+        return f"CAST({_float_literal(np.float32(0.5))} * CAST({difference} * {difference} AS FLOAT) AS FLOAT)"
     symbol = {"sub": "-", "add": "+", "mul": "*"}[op]
     return f"CAST({quote(spec[1])} {symbol} {quote(spec[2])} AS FLOAT)"
 

@@ -44,6 +44,7 @@ TOKEN_VALIDITY_COLUMN = "token_id"
 RESEARCH_EVERY = 16
 
 _U32 = np.uint32
+_HALF = np.float32(0.5)
 
 
 def _predict(spec: list, columns: dict[str, np.ndarray], rows: int | None = None) -> np.ndarray:
@@ -58,6 +59,9 @@ def _predict(spec: list, columns: dict[str, np.ndarray], rows: int | None = None
         return columns[spec[1]] * columns[spec[2]]
     if op == "scale":
         return np.float32(spec[2]) * columns[spec[1]]
+    if op == "halfsq":  # ½·(a − b)², three float32 operations in this order (a squared error)
+        difference = columns[spec[1]] - columns[spec[2]]
+        return _HALF * (difference * difference)
     if op == "const":
         if rows is None:
             raise ValueError("a constant prediction needs the row count")
@@ -239,7 +243,8 @@ def _choose(name: str, values: np.ndarray, valid: np.ndarray, usable: list[str],
 
 
 def _search(target: np.ndarray, usable: list[str], small: dict[str, np.ndarray], screen: np.ndarray) -> list | None:
-    """The best of copy / scale / a-b / a+b over earlier columns, all candidates scored at once."""
+    """The best of copy / scale / a-b / a+b / a*b / ½(a-b)² over earlier columns, all candidates
+    scored at once."""
     # Constant inputs (a copy of one is a constant, found before any search) and exact duplicates
     # of an earlier input only multiply the candidates.
     distinct: list[str] = []
@@ -281,15 +286,18 @@ def _search(target: np.ndarray, usable: list[str], small: dict[str, np.ndarray],
         sub = ((few[:, None, :] - few[None, :, :]).view(_U32) == few_target).mean(axis=2)
         add = ((few[:, None, :] + few[None, :, :]).view(_U32) == few_target).mean(axis=2)
         mul = ((few[:, None, :] * few[None, :, :]).view(_U32) == few_target).mean(axis=2)
+        difference = few[:, None, :] - few[None, :, :]
+        halfsq = ((_HALF * (difference * difference)).view(_U32) == few_target).mean(axis=2)
         np.fill_diagonal(sub, -1.0)
         add[np.tril_indices(k)] = -1.0
         mul[np.tril_indices(k, -1)] = -1.0  # a*b == b*a; a*a is allowed
-        pair_scores = np.concatenate([sub.ravel(), add.ravel(), mul.ravel()])
+        halfsq[np.tril_indices(k)] = -1.0  # ½(a−b)² == ½(b−a)²
+        pair_scores = np.concatenate([sub.ravel(), add.ravel(), mul.ravel(), halfsq.ravel()])
         order = np.argsort(-pair_scores, kind="stable")[:SCREEN_KEEP]
         for flat in order:
             if pair_scores[flat] <= MIN_EXACT_SHARE * 0.5:
                 break
-            op = ("sub", "add", "mul")[int(flat) // (k * k)]
+            op = ("sub", "add", "mul", "halfsq")[int(flat) // (k * k)]
             i, j = divmod(int(flat) % (k * k), k)
             spec = [op, usable[i], usable[j]]
             candidates.append(spec)

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from unipo.runs.errors import RunFormatError
+from unipo.runs.errors import RunFormatError, StepNotFoundError
 from unipo.runs.files import RunFiles
 from unipo.runs.header import parse_header
 from unipo.runs.legacy import LegacySteps
@@ -163,6 +163,30 @@ class RunReader:
             names = ["response", "position", *[c for c in columns if c not in ("response", "position")]]
             return table.select(names)
         return source.token_page(n, list(responses), columns)
+
+    def token_columns(self, n: int, columns: list[str]) -> pa.Table:
+        """`response`, `position` and `columns` (per-token columns) of every token row of step n,
+        every rank, sorted by response then position: a whole-step column read that decodes only
+        these columns (what a step summary reduces over). StepNotFoundError for an unknown column."""
+        source = self._steps_source
+        names = ["response", "position", *[c for c in dict.fromkeys(columns) if c not in ("response", "position")]]
+        if isinstance(source, LegacySteps):
+            table = _without_placeholders(source.table(n))
+            missing = [c for c in names if c not in table.column_names]
+            if missing:
+                raise StepNotFoundError(f"{self.files.shown()}: step {n} has no token column {missing[0]!r}")
+            return table.select(names)
+        return source.token_columns(n, list(columns))
+
+    def token_batches(self, n: int, columns: list[str]):
+        """token_columns(n, columns) one row group at a time (an iterator of tables in the same
+        order; `position` only when named): for reductions over a whole step in bounded memory."""
+        source = self._steps_source
+        if isinstance(source, LegacySteps):
+            table = self.token_columns(n, columns)
+            yield table if "position" in columns else table.drop_columns(["position"])
+            return
+        yield from source.token_batches(n, list(columns))
 
     def _describe_steps(self) -> str:
         return _describe(self.steps())

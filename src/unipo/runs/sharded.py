@@ -137,13 +137,30 @@ class ShardedSteps:
                 table = parquet.read_row_groups(groups, columns=stored) if groups else \
                     schema.empty_table().select(stored)
                 table = table.filter(pc.is_in(table.column("response"), pa.array(local, pa.int32())))
-            for name in needed:
-                if name in absent:  # left out of a one-part shard: no stored value on any row
-                    table = table.append_column(pa.field(name, pa.float32()), pa.nulls(table.num_rows, pa.float32()))
-            table = coalesce.decode(table, recipes).select(wanted).replace_schema_metadata(None)
-        if offset:
-            table = table.set_column(0, table.schema.field(0), pc.add(table.column("response"), np.int32(offset)))
-        return table
+            table = _decoded(table, needed, absent, recipes, wanted)
+        return _offset(table, offset)
+
+    def token_batches(self, n: int, columns: list[str]):
+        """`response` and `columns` of every token row of step n, one decoded row group at a time
+        (rank-major, global response numbers): a whole-step reduction holds one row group of
+        tokens, whatever the step size. `position` only when named (one column less to decode).
+        StepNotFoundError for an unknown column."""
+        names = [c for c in self._token_names(n, columns) if c != "position" or "position" in columns]
+        ranks = self.ranks(n)
+        offsets = self._offsets(n, ranks)
+        for rank in ranks:
+            relative = _shard(n, rank, TOKENS_FILE)
+            with self._reading(relative):
+                parquet = self.files.parquet(relative)
+                schema = parquet.schema_arrow
+                recipes, absent = coalesce.recipes_of(schema), absent_of(schema)
+                needed = coalesce.needed_for(recipes, names)
+                stored = [c for c in needed if c not in absent]
+                groups = range(parquet.metadata.num_row_groups)
+            for group in groups:
+                with self._reading(relative):
+                    table = _decoded(parquet.read_row_group(group, columns=stored), needed, absent, recipes, names)
+                yield _offset(table, offsets[rank])
 
     def responses(self, n: int, columns: list[str] | None = None) -> pa.Table:
         """One row per response of step n, every rank present, global response numbers
@@ -205,6 +222,23 @@ class ShardedSteps:
         if missing:
             raise StepNotFoundError(f"{self.files.shown()}: step {n} has no column {missing[0]!r}")
         return rows.select(names)
+
+    def token_columns(self, n: int, columns: list[str]) -> pa.Table:
+        """`response`, `position` and `columns` of every token row of step n (every rank, global
+        response numbers, response then position order): only those columns (and the recipe inputs
+        they decode from) are read, row group by row group, with no per-response filtering."""
+        names = self._token_names(n, columns)
+        ranks = self.ranks(n)
+        offsets = self._offsets(n, ranks)
+        return _concat([self._tokens(n, rank, offsets[rank], None, columns=names).select(names) for rank in ranks])
+
+    def _token_names(self, n: int, columns: list[str]) -> list[str]:
+        names = ["response", "position", *[c for c in dict.fromkeys(columns) if c not in ("response", "position")]]
+        known = self._names(n, TOKENS_FILE)
+        missing = [c for c in names if c not in known]
+        if missing:
+            raise StepNotFoundError(f"{self.files.shown()}: step {n} has no token column {missing[0]!r}")
+        return names
 
     def _names(self, n: int, name: str) -> list[str]:
         relative = _shard(n, self.ranks(n)[0], name)
@@ -281,6 +315,19 @@ def _row_groups_holding(parquet, local: np.ndarray) -> list[int]:
         if k < len(wanted) and wanted[k] <= stats.max:
             groups.append(g)
     return groups
+
+
+def _decoded(table: pa.Table, needed: list[str], absent: dict, recipes: dict, wanted: list[str]) -> pa.Table:
+    for name in needed:
+        if name in absent:  # left out of a one-part shard: no stored value on any row
+            table = table.append_column(pa.field(name, pa.float32()), pa.nulls(table.num_rows, pa.float32()))
+    return coalesce.decode(table, recipes).select(wanted).replace_schema_metadata(None)
+
+
+def _offset(table: pa.Table, offset: int) -> pa.Table:
+    if offset:
+        table = table.set_column(0, table.schema.field(0), pc.add(table.column("response"), np.int32(offset)))
+    return table
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:

@@ -50,13 +50,33 @@ def choose_encodings(table: pa.Table) -> tuple[list[str], dict[str, str]]:
     return dictionary, explicit
 
 
+# Past this many values the distinct share is judged on an evenly spaced sample first: a sort of
+# every value was the largest single cost of writing a large step.
+DISTINCT_SAMPLE = 8192
+
+
 def _few_distinct(column: pa.ChunkedArray) -> bool:
     valid = column.drop_null()
     if len(valid) == 0:
         return True
     # Distinct bit patterns (a view as uint32 avoids NaN != NaN and treats -0.0 apart, as Parquet does).
     bits = np.ascontiguousarray(valid.to_numpy()).view(np.uint32)
-    return len(np.unique(bits)) <= max(16, DICTIONARY_MAX_DISTINCT_SHARE * len(bits))
+    limit = max(16, DICTIONARY_MAX_DISTINCT_SHARE * len(bits))
+    if len(bits) > 4 * DISTINCT_SAMPLE:
+        sample = bits[np.linspace(0, len(bits) - 1, DISTINCT_SAMPLE).astype(np.int64)]
+        seen = len(np.unique(sample))
+        # A sample's distinct count never exceeds the column's, and its share is at least the
+        # column's share of values that occur once: mostly distinct in the sample (random
+        # mantissas) is mostly distinct in the column; few in the sample (flags, per-response
+        # constants) is few in the column unless the rest differs, which the exact count decides.
+        if seen > 2 * DICTIONARY_MAX_DISTINCT_SHARE * DISTINCT_SAMPLE:
+            return False
+        if seen <= 16:
+            # Exact and cheap: every value is one of the sample's few (flags, exact zeros).
+            known = np.unique(sample)
+            if np.isin(bits, known, kind="table" if known[-1] - known[0] < 2**20 else None).all():
+                return True
+    return len(np.unique(bits)) <= limit
 
 
 def encode_step_table(table: pa.Table, memory: prediction.EncodingMemory | None = None) -> pa.Table:

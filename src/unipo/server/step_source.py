@@ -2,9 +2,11 @@
 
 `RunReader.token_page(n, responses, columns)` (the store's own paged read) is used when the reader
 has it; until then the same rows come from `RunReader.response()` (row groups pruned by the
-`response` statistics). Whole-step columns come from the step file one column set at a time
-(`unipo.runs.step_file.read_step_file`, the sanctioned reader of contract §2.1), never the whole
-table: a 10M-token step's strings are never decoded for a summary.
+`response` statistics). Whole-step columns come from the store's column reads
+(`RunReader.token_columns`, or `RunReader.token_batches` a row group at a time for reductions:
+only the named columns are decoded, nothing is filtered per response); older single-file steps
+read one column set at a time (`unipo.runs.step_file.read_step_file`), never the whole table: a
+10M-token step's strings are never decoded for a summary.
 """
 from __future__ import annotations
 
@@ -45,7 +47,10 @@ def token_schema(entry: RunEntry, step: int, responses: pa.Table) -> pa.Schema:
 def whole_step_columns(entry: RunEntry, step: int, columns: list[str], response_ids=None) -> pa.Table:
     """`response`, `position` and `columns` of every real token row, in (response, position) order."""
     wanted = list(dict.fromkeys(["response", "position", *columns]))
-    if _paged_store(entry):
+    if hasattr(entry.reader, "token_columns"):
+        # The store's whole-step column read: no per-response filtering, only these columns decoded.
+        table = entry.reader.token_columns(step, wanted)
+    elif _paged_store(entry):
         if response_ids is None:
             response_ids = response_rows(entry, step).column("response").to_pylist()
         table = entry.reader.token_page(step, [int(i) for i in response_ids], wanted)
@@ -56,6 +61,16 @@ def whole_step_columns(entry: RunEntry, step: int, columns: list[str], response_
     if len(position) and pc.min(position).as_py() <= EMPTY_RESPONSE_POSITION:
         table = table.filter(pc.greater_equal(position, 0))
     return table
+
+
+def whole_step_batches(entry: RunEntry, step: int, columns: list[str]):
+    """`response` and `columns` of every real token row as an iterator of tables (a row group each
+    where the store streams them), in (response, position) order: a reduction over the step holds
+    one batch at a time."""
+    if hasattr(entry.reader, "token_batches"):
+        yield from entry.reader.token_batches(step, list(dict.fromkeys(["response", *columns])))
+    else:
+        yield whole_step_columns(entry, step, columns)
 
 
 def token_page(entry: RunEntry, step: int, responses: list[int], columns: list[str] | None) -> pa.Table:

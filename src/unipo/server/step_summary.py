@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from unipo.server.step_checks import loss_check, objective_check
-from unipo.server.step_source import LazyColumns, response_rows, token_schema, whole_step_columns
+from unipo.server.step_checks import external_checks, loss_check, objective_check
+from unipo.server.step_source import (
+    LazyColumns, response_rows, token_schema, whole_step_batches, whole_step_columns,
+)
 
 QUANTILES = (0.0, 0.01, 0.02, 0.05, 0.25, 0.5, 0.75, 0.95, 0.98, 0.99, 1.0)
 HISTOGRAM_BINS = 40
@@ -29,6 +31,12 @@ IDENTITY_TOKEN_COLUMNS = ("response", "position", "token_id", "token")
 # user compares; the others are one token page away.
 STAT_COLUMNS = ("grad_coef", "token_objective", "surrogate", "advantage", "ratio", "log_ratio", "kl", "kl_penalty",
                 "entropy", "entropy_bonus", "logprob", "weight", "grad_contribution", "value", "return")
+# Token-column stats computed in the summary's own pass: the colours of the first paint.
+FIRST_PAINT_STATS = ("grad_coef", "token_objective")
+# Per-response sums and the token columns each needs.
+_SUM_KEYS = {"weight_sum": {"weight"}, "grad_coef_abs_sum": {"grad_coef"},
+             "objective_abs": {"weight", "token_objective"}, "clip_low_count": {"clipped_low"},
+             "clip_high_count": {"clipped_high"}}
 # Whole-step columns are read a few at a time: at most this many bytes of them at once.
 READ_BATCH_BYTES = 128 * 2**20
 # Whole-step columns kept while the summary is built (re-read from the file past this).
@@ -61,12 +69,16 @@ def column_stats(values: np.ndarray, *, already_sorted: bool = False) -> dict:
     values = np.asarray(values)
     if values.dtype.kind != "f":
         values = values.astype(np.float64)
-    finite = values if already_sorted else np.sort(values[np.isfinite(values)])
+    finite = values if already_sorted else values[np.isfinite(values)]
     out: dict = {"count": int(len(finite)), "nulls": int(len(values) - len(finite)) if not already_sorted else 0}
     if len(finite) == 0:
         return {**out, "min": None, "max": None, "mean": None, "quantiles": None, "histogram": None}
     position = np.asarray(QUANTILES) * (len(finite) - 1)
     low_i, high_i = np.floor(position).astype(np.int64), np.ceil(position).astype(np.int64)
+    if not already_sorted:
+        # The order statistics the quantiles need, without sorting everything (a 10M-token
+        # column: a partition is a few times cheaper than a sort).
+        finite = np.partition(finite, np.unique(np.concatenate([low_i, high_i])))
     lo, hi = finite[low_i].astype(np.float64), finite[high_i].astype(np.float64)
     qs = lo + (hi - lo) * (position - low_i)
     low, high = float(qs[1]), float(qs[-2])
@@ -75,14 +87,17 @@ def column_stats(values: np.ndarray, *, already_sorted: bool = False) -> dict:
     if not high > low:
         high = low + 1.0
     edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
-    # Bins [e_k, e_k+1), the last one closed (as numpy.histogram).
-    cuts = np.searchsorted(finite, edges[:-1], side="left")
-    end = np.searchsorted(finite, edges[-1], side="right")
-    counts = np.diff(np.append(cuts, end))
+    # Bins [e_k, e_k+1), the last one closed (numpy.histogram's bins).
+    if already_sorted:
+        cuts = np.searchsorted(finite, edges[:-1], side="left")
+        end = np.searchsorted(finite, edges[-1], side="right")
+        counts, below, above = np.diff(np.append(cuts, end)), int(cuts[0]), int(len(finite) - end)
+    else:
+        counts, _ = np.histogram(finite, bins=HISTOGRAM_BINS, range=(low, high))
+        below, above = int(np.count_nonzero(finite < low)), int(np.count_nonzero(finite > high))
     return {**out, "min": float(qs[0]), "max": float(qs[-1]), "mean": float(np.mean(finite, dtype=np.float64)),
             "quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, qs)},
-            "histogram": {"edges": edges.tolist(), "counts": counts.tolist(),
-                          "below": int(cuts[0]), "above": int(len(finite) - end)}}
+            "histogram": {"edges": edges.tolist(), "counts": counts.tolist(), "below": below, "above": above}}
 
 
 def _numeric(column: pa.ChunkedArray) -> np.ndarray:
@@ -97,8 +112,9 @@ def _per_response(rows: pa.Table, name: str, n: int) -> np.ndarray:
 
 def build_summary(entry, step: int) -> StepSummary:
     """The part of the summary a first paint needs: per-response rows and their stats, the token
-    columns, the sorted entropies (whole-step entropy ranks). Token-column stats (column_stats_of)
-    and the checks (build_checks) are computed when first asked for."""
+    columns, the sorted entropies (whole-step entropy ranks) and the stats of the colour columns
+    (FIRST_PAINT_STATS), all from one streamed pass. Other token-column stats (column_stats_of) and
+    the checks (build_checks) are computed when first asked for."""
     responses = response_rows(entry, step)
     n = responses.num_rows
     response_ids = responses.column("response").to_numpy().astype(np.int64)
@@ -108,52 +124,55 @@ def build_summary(entry, step: int) -> StepSummary:
     numeric = [name for name in per_token
                if pa.types.is_floating(schema.field(name).type) or pa.types.is_integer(schema.field(name).type)
                or pa.types.is_boolean(schema.field(name).type)]
-    wanted = [c for c in (*SUM_COLUMNS, "entropy") if c in numeric]
-    # Columns are read a batch at a time (bounded bytes) and reduced at once: nothing of the
-    # step's tokens is kept but the sorted entropies (and weight until token_objective is seen).
-    total_tokens = int(counts.sum())
-    per_batch = max(1, READ_BATCH_BYTES // max(1, 4 * total_tokens))
+    wanted = list(dict.fromkeys(c for c in (*SUM_COLUMNS, "entropy", *FIRST_PAINT_STATS) if c in numeric))
+    # One streamed pass over the step's tokens, a row group at a time: per-response sums are added
+    # per batch (float64 only for a batch's rows), and nothing of the tokens is kept but the
+    # entropies (whole-step ranks) and the first paint's colour columns (their stats).
     nan = np.full(n, np.nan)
-    index = np.repeat(np.arange(n), counts)
-    found: dict[str, np.ndarray] = {}
-    held: dict[str, np.ndarray] = {}
-    either = None
-    first_advantage = nan.copy()
-    entropy_sorted = None
+    numbered = bool(np.array_equal(response_ids, np.arange(n)))  # rows' ids are their own indices
+    sums = {key: np.zeros(n) for key in _SUM_KEYS if _SUM_KEYS[key] <= set(wanted)}
+    either_names = [c for c in ("clipped", "clipped_low", "clipped_high") if c in wanted]
+    clip_total = np.zeros(n) if either_names else None
+    first_advantage, assigned = nan.copy(), np.zeros(n, dtype=bool)
+    kept: dict[str, list[np.ndarray]] = {name: [] for name in ("entropy", *FIRST_PAINT_STATS) if name in wanted}
+    for batch in whole_step_batches(entry, step, wanted) if wanted else ():
+        if batch.num_rows == 0:
+            continue
+        ids = batch.column("response").to_numpy()
+        at = ids.astype(np.int64) if numbered else np.searchsorted(response_ids, ids)
+        low = int(at.min())
+        local, width = at - low, int(at.max()) - low + 1
+        values = {name: batch.column(name).to_numpy(zero_copy_only=False) for name in wanted}
 
-    def total(values: np.ndarray) -> np.ndarray:
-        return np.bincount(index, weights=np.nan_to_num(values), minlength=n)
+        def add(key: str, weights) -> None:
+            sums[key][low:low + width] += np.bincount(local, weights=np.nan_to_num(weights), minlength=width)
 
-    for at in range(0, len(wanted), per_batch):
-        names = wanted[at:at + per_batch]
-        batch = whole_step_columns(entry, step, names, response_ids.tolist())
-        if batch.num_rows != len(index):  # rows not in the counted order: locate them instead
-            index = np.searchsorted(response_ids, batch.column("response").to_numpy().astype(np.int64))
-        for name in names:
-            values = batch.column(name).to_numpy(zero_copy_only=False)
-            if name == "entropy":
-                entropy_sorted = np.sort(values[np.isfinite(values)].astype(np.float32))
-                continue
-            values = np.asarray(values, dtype=np.float64)
-            if name == "weight":
-                found["weight_sum"] = total(values)
-            elif name == "grad_coef":
-                found["grad_coef_abs_sum"] = total(np.abs(values))
-            elif name in ("clipped_low", "clipped_high", "clipped"):
-                flags = values > 0
-                if name != "clipped":
-                    found[f"clip_{name.split('_')[1]}_count"] = total(flags)
-                either = flags if either is None else either | flags
-            elif name == "advantage" and len(index):
-                where, starts = np.unique(index, return_index=True)
-                first_advantage[where] = values[starts]
-            if name in ("weight", "token_objective"):
-                held[name] = values.astype(np.float32)
-            if len(held) == 2:
-                product = held["weight"].astype(np.float64) * held["token_objective"]
-                found["objective_abs"] = np.abs(total(product))
-                held.clear()
-        del batch
+        if "weight_sum" in sums:
+            add("weight_sum", values["weight"])
+        if "grad_coef_abs_sum" in sums:
+            add("grad_coef_abs_sum", np.abs(values["grad_coef"]))
+        if "objective_abs" in sums:
+            add("objective_abs", values["weight"].astype(np.float64) * values["token_objective"])
+        for side in ("low", "high"):
+            if f"clip_{side}_count" in sums:
+                add(f"clip_{side}_count", values[f"clipped_{side}"] > 0)
+        if clip_total is not None:
+            either = np.logical_or.reduce([values[c] > 0 for c in either_names])
+            clip_total[low:low + width] += np.bincount(local, weights=either, minlength=width)
+        if "advantage" in values:
+            where, starts = np.unique(local, return_index=True)
+            fresh = ~assigned[low + where]
+            first_advantage[low + where[fresh]] = values["advantage"][starts[fresh]]
+            assigned[low + where] = True
+        for name, found in kept.items():
+            column = values[name]
+            found.append(column[np.isfinite(column)].astype(np.float32) if name == "entropy" else column)
+        del batch, values
+    found = {key: (np.abs(total) if key == "objective_abs" else total) for key, total in sums.items()}
+    entropy_sorted = np.sort(np.concatenate(kept.pop("entropy"))) if "entropy" in kept else None
+    first_stats = {name: column_stats(np.concatenate(parts) if parts else np.array([], np.float32))
+                   for name, parts in kept.items()}
+    kept.clear()
 
     rows: dict[str, np.ndarray] = {
         "response": response_ids,
@@ -168,12 +187,13 @@ def build_summary(entry, step: int) -> StepSummary:
     }
     for key in ("weight_sum", "grad_coef_abs_sum", "clip_low_count", "clip_high_count", "objective_abs"):
         rows[key] = found.get(key, nan)
-    rows["clip_count"] = total(either) if either is not None else nan
+    rows["clip_count"] = clip_total if clip_total is not None else nan
     # Response level: every token holds the response's advantage; token level (GAE): the first
     # token's, as the whole-step inspector shows it.
     rows["advantage"] = (_per_response(responses, "advantage", n) if "advantage" in responses.column_names
                          else first_advantage)
     stats = {name: column_stats(rows[name]) for name in SORT_KEYS if name != "response"}
+    stats.update(first_stats)
     if entropy_sorted is not None:
         stats["entropy"] = column_stats(entropy_sorted, already_sorted=True)
         stats["entropy_rank"] = {"count": int(len(entropy_sorted)), "fixed_domain": [0.0, 1.0]}
@@ -206,8 +226,10 @@ def build_checks(entry, summary: StepSummary, metrics: dict | None, *, spec=None
     lazy = LazyColumns(entry, summary.step, summary.extra["numeric"], summary.rows["response"].tolist(),
                        max_bytes=LAZY_CACHE_BYTES)
     try:
-        return summary_checks(lazy, metrics, spec, summary.rows, summary.rows["token_count"], whole_rollout,
-                              responses)
+        checks = summary_checks(lazy, metrics, spec, summary.rows, summary.rows["token_count"], whole_rollout,
+                                responses)
+        checks["external"] = external_checks(entry.header, metrics)  # header-declared metric checks
+        return checks
     finally:
         lazy.drop()
 
