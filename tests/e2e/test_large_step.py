@@ -33,8 +33,18 @@ def large_run(tmp_path_factory):
     record = _fake_record(n=RESPONSES, t=10, seed=11, group_size=8)
     record.terms["grad_coef"] = -np.asarray(record.terms["weight"]) * np.asarray(record.terms["advantage"])
     header = {"name": "big", "task": {"name": "synthetic"}, "model": {"name": "none"}, "seed": 0, "config": {}}
-    with RunWriter.create(root / "big", header) as writer:
+    from unipo.runs import aggregates
+    with pytest.MonkeyPatch.context() as patch, RunWriter.create(root / "big", header) as writer:
+        # A small step stores its colour-column sketches as a large one would.
+        patch.setattr(aggregates, "MIN_SKETCH_TOKENS", 0)
         writer.write_update(1, record, {"policy_loss": 0.0})
+        # Step 2 streamed in two parts: its colour range is merged from thinned write-time samples.
+        spec = importlib.util.spec_from_file_location("fake_steps", Path(__file__).parents[1] / "runs" / "fake_steps.py")
+        fakes = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(fakes)
+        with writer.step_stream(2) as sink:
+            for start in (0, RESPONSES // 2):
+                sink.append(fakes.part_of(record, start, start + RESPONSES // 2))
     with LiveServer(create_app([root])) as server:
         yield server
 
@@ -111,3 +121,16 @@ def test_a_large_step_is_paged_virtualised_and_sorted_by_the_server(page, large_
     assert max(sizes.values()) < 500_000, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
     assert any("/tokens?" in url for url in sizes)
     assert not page.errors, page.errors
+
+
+def test_the_colour_range_says_when_it_is_approximate(page, large_run):
+    # Step 1 was written whole: exact stats, no note. Step 2 was streamed: the legend range comes
+    # from merged samples and the page says so (the server marks the stats approximate).
+    assert "approximate" not in api(large_run, "/api/runs/big/steps/1/summary?stats=grad_coef")["stats"]["grad_coef"]
+    assert api(large_run, "/api/runs/big/steps/2/summary?stats=grad_coef")["stats"]["grad_coef"]["approximate"] is True
+    page.goto(large_run.url + "/?run=big&step=1")
+    page.locator("[data-testid=paged-scroller] .tok").first.wait_for(timeout=20000)
+    assert page.get_by_test_id("range-approximate").count() == 0
+    page.goto(large_run.url + "/?run=big&step=2")
+    page.locator("[data-testid=paged-scroller] .tok").first.wait_for(timeout=20000)
+    page.get_by_test_id("range-approximate").wait_for(timeout=10000)

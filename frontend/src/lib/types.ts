@@ -162,6 +162,8 @@ export interface ColumnStats {
   histogram?: { edges: number[]; counts: number[]; below: number; above: number } | null;
   /** Columns with a fixed range (entropy_rank: [0, 1]). */
   fixed_domain?: [number, number];
+  /** Quantiles and histogram merged from bounded samples stored at write time (count, min, max, mean exact). */
+  approximate?: boolean;
 }
 
 /** GET /steps/{n}/summary: a large step's first answer (docs/contracts.md §3 "Paged steps"). */

@@ -148,6 +148,12 @@ class RunReader:
         completion tokens). Reads no token column."""
         return _plain_strings(self._steps_source.responses(n))
 
+    def step_aggregates(self, n: int):
+        """The per-response sums and colour-column sketches stored with step n at write time
+        (unipo.runs.aggregates; ShardedSteps.aggregates), or None (legacy runs, older shards)."""
+        source = self._steps_source
+        return None if isinstance(source, LegacySteps) else source.aggregates(n)
+
     def token_page(self, n: int, responses: list[int], columns: list[str] | None = None) -> pa.Table:
         """Token rows of the given responses of step n (sorted by response, then position):
         `response`, `position` and `columns` (default: every per-token column; per-response

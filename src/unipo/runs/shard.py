@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from unipo.errors import UnipoError
-from unipo.runs import coalesce, parts, prediction
+from unipo.runs import aggregates, coalesce, parts, prediction
 from unipo.runs.record import StepRecord
 from unipo.runs.schema import (
     RESPONSES_FILE, STAGING_DIR, TOKENS_FILE, rank_dir_name, shard_path, step_dir_name,
@@ -103,6 +103,10 @@ class ShardStream:
         self._parts = 0
         self._bytes = 0
         self._done = False
+        # Whole-shard sketches of the colour columns (aggregates.py), merged part by part.
+        self._sketches: dict[str, aggregates.ColumnSketch] = {}
+        self._exact_stats: dict[str, dict] = {}
+        self._token_rows = 0
 
     # -- appending ------------------------------------------------------------------------------
     def append(self, part: StepRecord | pa.Table | tuple[pa.Table, pa.Table]) -> None:
@@ -145,6 +149,7 @@ class ShardStream:
                 raise UnipoError(f"step {self.step}: part {self._parts} has other columns or types than the "
                                  f"first part ({_difference(first, table.schema)})")
         responses = self._without_constants(responses)
+        responses = self._with_aggregates(responses, tokens)
         if self._recipes is None:
             floats = [f.name for f in tokens.schema if pa.types.is_float32(f.type)]
             self._recipes = coalesce.choose_recipes(tokens, floats, self._memory)
@@ -172,6 +177,35 @@ class ShardStream:
         metadata = {**(responses.schema.metadata or {}), CONSTANTS_KEY: _compact(self._constants)}
         return responses.drop_columns(dropped).replace_schema_metadata(metadata)
 
+    def _with_aggregates(self, responses: pa.Table, tokens: pa.Table) -> pa.Table:
+        """Per-response sums as `agg_*` columns and the colour columns' sketches, from the part's
+        token rows before encoding: a step summary's first paint then reads no token column."""
+        ids = responses.column("response").to_numpy(zero_copy_only=False).astype(np.int64)
+        order = np.argsort(ids, kind="stable")
+        found = aggregates.response_aggregates(ids[order], tokens)
+        for key, values in found.items():
+            placed = np.empty(len(ids))
+            placed[order] = values
+            responses = responses.append_column(aggregates.AGGREGATE_PREFIX + key, pa.array(placed, pa.float64()))
+        metadata = {**(responses.schema.metadata or {}), aggregates.AGGREGATES_KEY: _compact(sorted(found))}
+        parts_sketches = aggregates.token_sketches(tokens)
+        self._token_rows += tokens.num_rows
+        if self._parts == 1:
+            # A shard of one part: its stats are exact (kept unless another part arrives).
+            self._exact_stats = {name: aggregates.column_stats(tokens.column(name).to_numpy(zero_copy_only=False))
+                                 for name in parts_sketches}
+        else:
+            self._exact_stats = {}
+        for name, sketch in parts_sketches.items():
+            old = self._sketches.get(name)
+            self._sketches[name] = sketch if old is None else aggregates.ColumnSketch.merged([old, sketch]).thinned()
+        return responses.replace_schema_metadata(metadata)
+
+    def _token_stats(self) -> bytes:
+        return _compact({name: {**sketch.to_json(), **({"stats": self._exact_stats[name]}
+                                                       if name in self._exact_stats else {})}
+                         for name, sketch in self._sketches.items()})
+
     def _write_part(self, responses: pa.Table, tokens: pa.Table, *, compact: bool) -> None:
         if compact:
             # A one-part shard leaves out the float columns it stores nothing in (all null: the
@@ -183,6 +217,12 @@ class ShardStream:
             if absent:
                 metadata = {**(tokens.schema.metadata or {}), ABSENT_KEY: _compact(absent)}
                 tokens = tokens.drop_columns(list(absent)).replace_schema_metadata(metadata)
+        if compact and tokens.num_rows < aggregates.MIN_SKETCH_TOKENS:
+            # A small one-part shard: no stored aggregates (the summary's scan of it is quick, and
+            # the columns would add to a demo run's bytes per token).
+            stored = [c for c in responses.column_names if c.startswith(aggregates.AGGREGATE_PREFIX)]
+            metadata = {k: v for k, v in (responses.schema.metadata or {}).items() if k != aggregates.AGGREGATES_KEY}
+            responses = responses.drop_columns(stored).replace_schema_metadata(metadata)
         self._folder.mkdir(parents=True, exist_ok=True)
         self._write(RESPONSES_FILE, responses, RESPONSE_STATISTICS, whole=True)
         self._write(TOKENS_FILE, tokens, TOKEN_STATISTICS, whole=False)
@@ -222,6 +262,8 @@ class ShardStream:
                 if self._pending is not None:
                     pending, self._pending = self._pending, None
                     self._write_part(*pending, compact=True)
+                if TOKENS_FILE in self._metadata and self._token_rows >= aggregates.MIN_SKETCH_TOKENS:
+                    self._metadata[TOKENS_FILE][aggregates.TOKEN_STATS_KEY] = self._token_stats()
                 for name, writer in self._writers.items():
                     if _KEY_VALUE_METADATA and self._metadata[name]:
                         writer.add_key_value_metadata(self._metadata[name])

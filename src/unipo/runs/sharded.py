@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from unipo.runs import coalesce, parts
+from unipo.runs import aggregates, coalesce, parts
 from unipo.runs.errors import RunFormatError, StepNotFoundError
 from unipo.runs.files import RunFiles
 from unipo.runs.schema import (
@@ -110,7 +110,11 @@ class ShardedSteps:
         with self._reading(relative):
             parquet = self.files.parquet(relative)
             physical = parquet.schema_arrow.names
-            table = parquet.read(columns=None if columns is None else [c for c in columns if c in physical])
+            stored = set(aggregates.aggregate_columns(parquet.schema_arrow).values())
+            # The stored aggregates are not terms: read only by aggregates() below.
+            keep = [c for c in physical if c not in stored] if columns is None else \
+                [c for c in columns if c in physical and c not in stored]
+            table = parquet.read(columns=keep)
             table = with_constants(table, parquet.schema_arrow, n, columns)
         if offset:
             index = table.schema.get_field_index("response")
@@ -172,6 +176,36 @@ class ShardedSteps:
             columns = [c for c in names if c == "response" or c in columns]
         tables = [self._responses(n, rank, offsets[rank], columns) for rank in ranks]
         return _concat(tables)
+
+    def aggregates(self, n: int):
+        """The stored aggregates of step n (aggregates.py): (a table of `response` and the
+        per-response keys, global numbers; {column: [ColumnSketch, exact stats or None] per rank})
+        or None when a rank's shard has none (written before them)."""
+        ranks = self.ranks(n)
+        offsets = self._offsets(n, ranks)
+        tables, sketches = [], {}
+        for rank in ranks:
+            relative = _shard(n, rank, RESPONSES_FILE)
+            with self._reading(relative):
+                parquet = self.files.parquet(relative)
+                stored = aggregates.aggregate_columns(parquet.schema_arrow)
+                if aggregates.AGGREGATES_KEY not in (parquet.schema_arrow.metadata or {}):
+                    return None
+                table = parquet.read(columns=["response", *stored.values()])
+            table = table.rename_columns(["response", *stored.keys()]).replace_schema_metadata(None)
+            if offsets[rank]:
+                table = table.set_column(0, "response", pc.add(table.column("response"), np.int32(offsets[rank])))
+            tables.append(table)
+            relative = _shard(n, rank, TOKENS_FILE)
+            with self._reading(relative):
+                raw = (self.files.parquet(relative).schema_arrow.metadata or {}).get(aggregates.TOKEN_STATS_KEY)
+            if raw is None:
+                return None
+            for name, data in json.loads(raw).items():
+                sketches.setdefault(name, []).append((aggregates.ColumnSketch.from_json(data), data.get("stats")))
+        if any(len(found) != len(ranks) for found in sketches.values()):
+            sketches = {k: v for k, v in sketches.items() if len(v) == len(ranks)}
+        return pa.concat_tables(tables, promote_options="default"), sketches
 
     def step(self, n: int, *, include_empty: bool) -> pa.Table:
         ranks = self.ranks(n)

@@ -121,7 +121,13 @@ def token_page_table(summary: StepSummary, table: pa.Table, columns: list[str] |
     """The page with `entropy_rank` (ranked over the whole step) added and wire types applied;
     `response` and `position` always first."""
     names = columns if columns is not None else [c for c in summary.token_columns]
-    if summary.entropy_sorted is not None and "entropy_rank" in names and "entropy" in table.column_names:
+    sketch = summary.extra.get("entropy_sketch")
+    if summary.entropy_sorted is None and sketch is not None and "entropy_rank" in names \
+            and "entropy" in table.column_names:
+        # Ranks from the stored whole-step sketch (exact when it holds every value, else interpolated).
+        ranks = sketch.ranks(table.column("entropy").to_numpy(zero_copy_only=False))
+        table = table.append_column("entropy_rank", pa.array(ranks, pa.float32()))
+    elif summary.entropy_sorted is not None and "entropy_rank" in names and "entropy" in table.column_names:
         entropy = np.asarray(table.column("entropy").to_numpy(zero_copy_only=False), dtype=np.float64)
         rank = np.full(len(entropy), np.nan)
         present = np.isfinite(entropy)

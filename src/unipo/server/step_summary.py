@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from unipo.runs.aggregates import HISTOGRAM_BINS, QUANTILES, ColumnSketch, column_stats  # noqa: F401 - re-exported
 from unipo.server.step_checks import external_checks, loss_check, objective_check
 from unipo.server.step_source import (
     LazyColumns, response_rows, token_schema, whole_step_batches, whole_step_columns,
 )
 
-QUANTILES = (0.0, 0.01, 0.02, 0.05, 0.25, 0.5, 0.75, 0.95, 0.98, 0.99, 1.0)
-HISTOGRAM_BINS = 40
 # Columns the per-response sums read (each optional).
 SUM_COLUMNS = ("weight", "grad_coef", "clipped", "clipped_low", "clipped_high", "token_objective", "advantage")
 # Sortable / filterable per-response keys, in the order the UI lists them.
@@ -62,44 +61,6 @@ class StepSummary:
         return size + (self.entropy_sorted.nbytes if self.entropy_sorted is not None else 0) + 4096
 
 
-def column_stats(values: np.ndarray, *, already_sorted: bool = False) -> dict:
-    """count, nulls, min, max, mean, quantiles (numpy's linear definition) and a histogram over
-    [p01, p99] with the counts beyond it; None where nothing is finite. One sort of the finite
-    values gives them all (the quantiles are read off it, the histogram is a binary search)."""
-    values = np.asarray(values)
-    if values.dtype.kind != "f":
-        values = values.astype(np.float64)
-    finite = values if already_sorted else values[np.isfinite(values)]
-    out: dict = {"count": int(len(finite)), "nulls": int(len(values) - len(finite)) if not already_sorted else 0}
-    if len(finite) == 0:
-        return {**out, "min": None, "max": None, "mean": None, "quantiles": None, "histogram": None}
-    position = np.asarray(QUANTILES) * (len(finite) - 1)
-    low_i, high_i = np.floor(position).astype(np.int64), np.ceil(position).astype(np.int64)
-    if not already_sorted:
-        # The order statistics the quantiles need, without sorting everything (a 10M-token
-        # column: a partition is a few times cheaper than a sort).
-        finite = np.partition(finite, np.unique(np.concatenate([low_i, high_i])))
-    lo, hi = finite[low_i].astype(np.float64), finite[high_i].astype(np.float64)
-    qs = lo + (hi - lo) * (position - low_i)
-    low, high = float(qs[1]), float(qs[-2])
-    if not high > low:
-        low, high = float(qs[0]), float(qs[-1])
-    if not high > low:
-        high = low + 1.0
-    edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
-    # Bins [e_k, e_k+1), the last one closed (numpy.histogram's bins).
-    if already_sorted:
-        cuts = np.searchsorted(finite, edges[:-1], side="left")
-        end = np.searchsorted(finite, edges[-1], side="right")
-        counts, below, above = np.diff(np.append(cuts, end)), int(cuts[0]), int(len(finite) - end)
-    else:
-        counts, _ = np.histogram(finite, bins=HISTOGRAM_BINS, range=(low, high))
-        below, above = int(np.count_nonzero(finite < low)), int(np.count_nonzero(finite > high))
-    return {**out, "min": float(qs[0]), "max": float(qs[-1]), "mean": float(np.mean(finite, dtype=np.float64)),
-            "quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, qs)},
-            "histogram": {"edges": edges.tolist(), "counts": counts.tolist(), "below": below, "above": above}}
-
-
 def _numeric(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
 
@@ -113,7 +74,9 @@ def _per_response(rows: pa.Table, name: str, n: int) -> np.ndarray:
 def build_summary(entry, step: int) -> StepSummary:
     """The part of the summary a first paint needs: per-response rows and their stats, the token
     columns, the sorted entropies (whole-step entropy ranks) and the stats of the colour columns
-    (FIRST_PAINT_STATS), all from one streamed pass. Other token-column stats (column_stats_of) and
+    (FIRST_PAINT_STATS), all from one streamed pass — or, when every shard stored them at write
+    time (unipo.runs.aggregates), from those with no token read (entropy ranks then come from the
+    stored sample: step_pages.token_page_table). Other token-column stats (column_stats_of) and
     the checks (build_checks) are computed when first asked for."""
     responses = response_rows(entry, step)
     n = responses.num_rows
@@ -125,6 +88,9 @@ def build_summary(entry, step: int) -> StepSummary:
                if pa.types.is_floating(schema.field(name).type) or pa.types.is_integer(schema.field(name).type)
                or pa.types.is_boolean(schema.field(name).type)]
     wanted = list(dict.fromkeys(c for c in (*SUM_COLUMNS, "entropy", *FIRST_PAINT_STATS) if c in numeric))
+    stored = _stored(entry, step, n, response_ids, wanted)
+    if stored is not None:
+        wanted = []  # the first paint reads no token column
     # One streamed pass over the step's tokens, a row group at a time: per-response sums are added
     # per batch (float64 only for a batch's rows), and nothing of the tokens is kept but the
     # entropies (whole-step ranks) and the first paint's colour columns (their stats).
@@ -173,6 +139,9 @@ def build_summary(entry, step: int) -> StepSummary:
     first_stats = {name: column_stats(np.concatenate(parts) if parts else np.array([], np.float32))
                    for name, parts in kept.items()}
     kept.clear()
+    entropy_sketch = None
+    if stored is not None:
+        found, clip_total, first_advantage, first_stats, entropy_sketch = stored
 
     rows: dict[str, np.ndarray] = {
         "response": response_ids,
@@ -197,6 +166,9 @@ def build_summary(entry, step: int) -> StepSummary:
     if entropy_sorted is not None:
         stats["entropy"] = column_stats(entropy_sorted, already_sorted=True)
         stats["entropy_rank"] = {"count": int(len(entropy_sorted)), "fixed_domain": [0.0, 1.0]}
+    elif entropy_sketch is not None:
+        stats["entropy_rank"] = {"count": int(entropy_sketch.count), "fixed_domain": [0.0, 1.0],
+                                 **({} if entropy_sketch.exact else {"approximate": True})}
     prompt_text = (responses.column("prompt_text").to_pylist() if "prompt_text" in responses.column_names
                    else [None] * n)
     identity = {key: (responses.column(key)[0].as_py() if key in responses.column_names and n else None)
@@ -206,7 +178,46 @@ def build_summary(entry, step: int) -> StepSummary:
         columns.append("entropy_rank")
     return StepSummary(step=step, identity=identity, rows=rows, prompt_text=prompt_text,
                        token_count=int(counts.sum()), token_columns=columns, stats=stats, checks={},
-                       entropy_sorted=entropy_sorted, extra={"numeric": numeric})
+                       entropy_sorted=entropy_sorted,
+                       extra={"numeric": numeric, "entropy_sketch": entropy_sketch, "stored": stored is not None})
+
+
+def _stored(entry, step: int, n: int, response_ids: np.ndarray, wanted: list[str]):
+    """The stored aggregates (unipo.runs.aggregates) in build_summary's shapes, or None when the
+    step has none for what the scan would compute (legacy runs, shards written before them)."""
+    read = getattr(entry.reader, "step_aggregates", None)
+    found = read(step) if read is not None else None
+    if found is None:
+        return None
+    table, sketches = found
+    if table.num_rows != n or not np.array_equal(table.column("response").to_numpy(), response_ids):
+        return None
+    keys = set(table.column_names)
+    needs = {"weight_sum": {"weight"}, "grad_coef_abs_sum": {"grad_coef"}, "objective_sum": {"weight", "token_objective"},
+             "clip_low_count": {"clipped_low"}, "clip_high_count": {"clipped_high"}, "first_advantage": {"advantage"}}
+    if any(need <= set(wanted) and key not in keys for key, need in needs.items()):
+        return None
+    colour = [c for c in ("entropy", *FIRST_PAINT_STATS) if c in wanted]
+    if any(c not in sketches for c in colour):
+        return None
+    values = {key: _numeric(table.column(key)) for key in table.column_names if key != "response"}
+    sums = {("objective_abs" if key == "objective_sum" else key): (np.abs(v) if key == "objective_sum" else v)
+            for key, v in values.items() if key in needs and key != "first_advantage"}
+    clip_total = values.get("clip_count")
+    first_advantage = values.get("first_advantage", np.full(n, np.nan))
+    stats, entropy = {}, None
+    for name in colour:
+        per_rank = sketches[name]
+        merged = ColumnSketch.merged([sketch for sketch, _ in per_rank])
+        # One rank written in one part: the stats computed at write time are exact.
+        stats[name] = _single(per_rank) or merged.stats()
+        if name == "entropy":
+            entropy = merged
+    return sums, clip_total, first_advantage, stats, entropy
+
+
+def _single(per_rank):
+    return per_rank[0][1] if len(per_rank) == 1 and per_rank[0][1] is not None else None
 
 
 def column_stats_of(entry, summary: StepSummary, names: list[str]) -> None:
