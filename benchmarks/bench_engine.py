@@ -50,19 +50,15 @@ def train_seconds(model_dir, out: Path, capture: bool, steps: int,
 
 
 def writer_profile(run: Path) -> dict[str, float]:
-    """Re-encode the stored steps in this process and time each stage of RunWriter.write_update
-    (the work the capture child does): float-column prediction, then the whole shard write."""
-    from unipo.runs import RunReader, RunWriter, prediction
+    """Re-write the stored steps in this process and time RunWriter.write_step (the work the capture
+    child does: recipe search, encodings, Parquet)."""
+    from unipo.runs import RunReader, RunWriter
     reader = RunReader(run)
     tables = [reader.step(n, include_empty_responses=True) for n in reader.steps()]
-    floats = [[fld.name for fld in t.schema if str(fld.type) == "float"] for t in tables]
-    timings = {"predict": 0.0, "write_step": 0.0}
+    timings = {"write_step": 0.0}
     with tempfile.TemporaryDirectory() as tmp:
         writer = RunWriter.create(Path(tmp) / "copy", {"algorithm": "profile"})
-        for i, (table, names) in enumerate(zip(tables, floats)):
-            start = time.perf_counter()
-            prediction.encode(table, names)
-            timings["predict"] += time.perf_counter() - start
+        for i, table in enumerate(tables):
             start = time.perf_counter()
             writer.write_step(i + 1, table)
             timings["write_step"] += time.perf_counter() - start
@@ -127,8 +123,7 @@ def main() -> None:
     if thread_rollouts:
         print(f"  same with the writer on a thread of the trainer's process (the fallback): whole run "
               f"{min(thread) / min(off):.3f}, median rollout {statistics.median(thread_rollouts) / statistics.median(off_rollouts):.3f}")
-    print(f"capture child's work per step (re-timed here): float-column prediction {profile['predict'] * 1000:.0f} ms, "
-          f"whole shard write {profile['write_step'] * 1000:.0f} ms")
+    print(f"capture child's work per step (re-timed here): whole shard write {profile['write_step'] * 1000:.0f} ms")
     print(f"stored: {tokens} token rows in {size} bytes = {size / max(tokens, 1):.1f} bytes per token")
     print(f"sampling 64 x 24 tokens: KV-cache loop {ours * 1000:.0f} ms, model.generate {theirs * 1000:.0f} ms "
           f"(generate/loop = {theirs / ours:.2f})")

@@ -25,9 +25,10 @@ component whose `active(hp)` holds takes part, in registration order.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from unipo.plugins import load_plugins
 
 ENTRY_POINT_GROUP = "unipo.components"
 
@@ -119,15 +120,7 @@ def _load() -> None:
         return
     _loaded = True
     import unipo.algorithms.components as builtin
-    for info in sorted(pkgutil.iter_modules(builtin.__path__), key=lambda m: m.name):
-        importlib.import_module(f"{builtin.__name__}.{info.name}")
-    from importlib.metadata import entry_points
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            point.load()
-        except Exception as exc:  # a broken plug-in must not take UNIPO down; say which one
-            import warnings
-            warnings.warn(f"unipo: component plug-in {point.name!r} ({point.value}) failed to load: {exc}")
+    load_plugins(builtin, ENTRY_POINT_GROUP, "component")
 
 
 def components(axis: str | None = None) -> list[Component]:

@@ -18,11 +18,11 @@ module in the `unipo.importers` entry-point group, e.g. in its pyproject.toml:
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
+
+from unipo.plugins import load_plugins
 
 ENTRY_POINT_GROUP = "unipo.importers"
 
@@ -66,15 +66,7 @@ def _load() -> None:
         return
     _loaded = True
     import unipo.importers.formats as builtin
-    for info in sorted(pkgutil.iter_modules(builtin.__path__), key=lambda m: m.name):
-        importlib.import_module(f"{builtin.__name__}.{info.name}")
-    from importlib.metadata import entry_points
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            point.load()
-        except Exception as exc:  # a broken plug-in must not take `unipo import` down; say which one
-            import warnings
-            warnings.warn(f"unipo: importer plug-in {point.name!r} ({point.value}) failed to load: {exc}")
+    load_plugins(builtin, ENTRY_POINT_GROUP, "importer")
 
 
 def importers() -> list[Importer]:

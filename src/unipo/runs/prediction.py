@@ -1,16 +1,11 @@
-"""Lossless prediction of derived columns, so they cost almost nothing on disk.
+"""Lossless prediction of derived columns: the recipe search and the recipes themselves.
 
 Many terms are exact float32 functions of earlier columns (old_logprob == logprob on the first
 minibatch, log_ratio = logprob - old_logprob, kl_penalty = beta * kl, token_objective = surrogate -
-kl_penalty, ...) or constants (entropy_bonus = 0, selected = 1 on every token). Such a column is
-stored in one of two ways:
-
-- **residual** (`unipo.predicted`): the XOR of its bits with the prediction's bits, as uint32 — zero
-  where the prediction is exact (dictionary/RLE-encoded to almost nothing), still exact where not;
-- **virtual** (`unipo.virtual`): not stored at all, when the prediction is exact on every row and the
-  column's nulls are "none", "all", or exactly those of another stored column (`token_id`: null only
-  on an empty response's placeholder row). A step of ~1000 rows saves ~170 bytes (column chunk +
-  footer entry) per such column.
+kl_penalty, ...) or constants (entropy_bonus = 0, selected = 1 on every token). The store keeps such a
+column only where its recipe misses (unipo.runs.coalesce, readable in SQL). Step files of the first
+layout (unipo-run/1) held it as the XOR of its bits with the prediction's (`unipo.predicted`) or not
+at all (`unipo.virtual`); `decode` still reads them.
 
 Only IEEE-exact float32 operations (copy, -, +, * by a float32 constant or another column, a constant) are used, so
 decoding gives back the same bits on any machine. A virtual column's entry holds its logical index,
@@ -84,128 +79,6 @@ class EncodingMemory:
 
 
 # -- encoding ---------------------------------------------------------------------------------------
-def encode(table: pa.Table, float_columns: list[str], memory: EncodingMemory | None = None, *,
-           constant_columns: tuple[str, ...] = (), virtual: bool = True) -> pa.Table:
-    """Replace predictable float32 columns by uint32 residuals or drop them as virtual columns.
-
-    `constant_columns` (int32, e.g. the step number) are dropped when constant. The recipes and the
-    logical column order go in schema metadata; `decode` / `StepLayout` undo it.
-    """
-    memory = memory if memory is not None else EncodingMemory()
-    rows = len(table)
-    logical = list(table.column_names)
-    full: dict[str, np.ndarray] = {}
-    valid: dict[str, np.ndarray] = {}
-    virtual_columns: dict[str, dict] = {}
-    references = _validity_references(table)
-
-    for name in float_columns:
-        column = table.column(name)
-        if column.null_count == len(column):
-            if virtual and rows:
-                virtual_columns[name] = {"type": "float32", "spec": None, "valid": "none"}
-            continue
-        values = column.to_numpy(zero_copy_only=False)
-        full[name] = values if values.dtype == np.float32 else values.astype(np.float32)  # nulls -> NaN
-        valid[name] = ~np.isnan(full[name])
-
-    recipes: dict[str, list] = {}
-    residuals: dict[str, np.ndarray] = {}
-    if full:
-        sample = np.unique(np.linspace(0, rows - 1, num=min(rows, SAMPLE_ROWS)).astype(np.int64))
-        small = {name: values[sample] for name, values in full.items()}
-        screen = np.unique(np.linspace(0, len(sample) - 1, num=min(len(sample), SCREEN_ROWS)).astype(np.int64))
-        pattern_of: dict[str, int] = {}
-        patterns: list[np.ndarray] = []
-        contains: dict[tuple[int, int], bool] = {}
-        earlier: list[str] = []
-        with np.errstate(all="ignore"):
-            for name in full:
-                pattern_of[name] = _pattern_id(valid[name], patterns)
-                # Inputs must be present wherever the target is, so NaN payloads never enter the bits.
-                usable = [a for a in earlier if _contains(pattern_of[a], pattern_of[name], patterns, contains)]
-                spec = _choose(name, full[name], valid[name], usable, small, screen, memory)
-                if spec is not None:
-                    predicted = _predict(spec, full, rows).astype(np.float32, copy=False)
-                    residual = full[name].view(_U32) ^ predicted.view(_U32)
-                    residual[~valid[name]] = 0
-                    rule = _validity_rule(valid[name], references) if virtual else None
-                    if rule is not None and not residual.any():
-                        virtual_columns[name] = {"type": "float32", "spec": spec, "valid": rule}
-                    else:
-                        recipes[name] = spec
-                        residuals[name] = residual
-                earlier.append(name)
-
-    for name in constant_columns:
-        if not virtual or name not in logical or rows == 0:
-            continue
-        column = table.column(name)
-        if column.null_count or not pa.types.is_int32(column.type):
-            continue
-        values = column.to_numpy()
-        if (values == values[0]).all():
-            virtual_columns[name] = {"type": "int32", "spec": ["const", int(values[0])], "valid": "all"}
-
-    if not recipes and not virtual_columns:
-        return table
-    for name, residual in residuals.items():
-        index = table.schema.get_field_index(name)
-        array = pa.array(residual, type=pa.uint32(), mask=~valid[name])
-        table = table.set_column(index, pa.field(name, pa.uint32()), array)
-    if virtual_columns:
-        table = table.drop_columns(list(virtual_columns))
-    metadata = dict(table.schema.metadata or {})
-    if recipes:
-        metadata[METADATA_KEY] = _compact_json(recipes)
-    if virtual_columns:
-        # {name: [logical index, "f" | "i", spec, nulls]} — nulls "" (none), "*" (all) or a column.
-        metadata[VIRTUAL_KEY] = _compact_json({
-            name: [logical.index(name), "i" if info["type"] == "int32" else "f", info["spec"],
-                   {"all": "", "none": "*"}.get(info["valid"], info["valid"])]
-            for name, info in virtual_columns.items()})
-    return table.replace_schema_metadata(metadata)
-
-
-def _compact_json(value) -> bytes:
-    # Footer bytes count on a small step: no spaces.
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-def _validity_references(table: pa.Table) -> dict[str, np.ndarray]:
-    if TOKEN_VALIDITY_COLUMN not in table.column_names:
-        return {}
-    column = table.column(TOKEN_VALIDITY_COLUMN)
-    return {TOKEN_VALIDITY_COLUMN: column.is_valid().to_numpy(zero_copy_only=False)}
-
-
-def _validity_rule(valid: np.ndarray, references: dict[str, np.ndarray]) -> str | None:
-    if valid.all():
-        return "all"
-    if not valid.any():
-        return "none"
-    for name, reference in references.items():
-        if np.array_equal(valid, reference):
-            return name
-    return None
-
-
-def _pattern_id(valid: np.ndarray, patterns: list[np.ndarray]) -> int:
-    for i, pattern in enumerate(patterns):
-        if pattern is valid or np.array_equal(pattern, valid):
-            return i
-    patterns.append(valid)
-    return len(patterns) - 1
-
-
-def _contains(outer: int, inner: int, patterns: list[np.ndarray], cache: dict) -> bool:
-    """True when pattern `outer` is valid wherever pattern `inner` is."""
-    key = (outer, inner)
-    if key not in cache:
-        cache[key] = outer == inner or not (patterns[inner] & ~patterns[outer]).any()
-    return cache[key]
-
-
 def _share(spec: list, small: dict[str, np.ndarray], target_bits: np.ndarray) -> float:
     predicted = _predict(spec, small, len(target_bits)).astype(np.float32, copy=False)
     return float(np.mean(predicted.view(_U32) == target_bits))

@@ -22,7 +22,7 @@ from unipo.errors import UnipoError
 from unipo.runs import aggregates, coalesce, parts, prediction
 from unipo.runs.record import StepRecord
 from unipo.runs.schema import (
-    RESPONSES_FILE, STAGING_DIR, TOKENS_FILE, rank_dir_name, shard_path, step_dir_name,
+    RESPONSES_FILE, STAGING_DIR, STEP_COLUMNS, TOKENS_FILE, rank_dir_name, shard_path, step_dir_name,
 )
 from unipo.runs.space import disk_full_as_error
 from unipo.runs.step_file import COMPRESSION, _KEY_VALUE_METADATA, choose_encodings
@@ -36,7 +36,7 @@ RESPONSE_STATISTICS = ["response", "prompt"]
 # Key-value metadata: the update's numbers of a shard, and float columns a one-part shard leaves out.
 CONSTANTS_KEY = b"unipo.constants"
 ABSENT_KEY = b"unipo.absent"
-CONSTANT_COLUMNS = ("step", "rollout", "epoch", "minibatch")
+CONSTANT_COLUMNS = STEP_COLUMNS
 DELTA_COLUMNS = ("response", "position", "prompt", "group", "response_length", "token_count")
 # Response texts are mostly distinct (dictionary pages would only add); prompts repeat per group.
 PLAIN_TEXT_COLUMNS = ("response_text",)

@@ -1,4 +1,5 @@
-"""Writing and reading step files: column encodings chosen for small files and cheap slices."""
+"""Column encodings for the store's Parquet files, and reading the first layout's step files
+(unipo-run/1, one steps/step-NNNNNN.parquet per update; written no more)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,21 +10,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from unipo.runs import prediction
-from unipo.runs.atomic import write_atomically
 from unipo.runs.errors import RunFormatError
-from unipo.runs.schema import STEP_COLUMNS
 
 # Long texts repeated on every token row: read as dictionary arrays (each text materialised once).
 DICTIONARY_READ_COLUMNS = ["prompt_text", "response_text"]
 
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 6
-# Row groups hold whole responses and close at the first response boundary at or past this many
-# rows: a step of a few thousand tokens is one row group (each extra one repeats a chunk and a footer
-# entry per column), a 64 x 512 step is four, so reading one response decodes a quarter of it.
-ROWS_PER_ROW_GROUP = 8192
-# Only the columns that slices filter by carry min/max statistics (row-group pruning).
-STATISTICS_COLUMNS = ["response", "prompt"]
 # Floats with at most this share of distinct values are dictionary-encoded (per-response constants,
 # 0/1 flags, exact zeros compress to a few bits a row); the rest use byte-stream-split.
 DICTIONARY_MAX_DISTINCT_SHARE = 0.25
@@ -31,8 +24,6 @@ DICTIONARY_MAX_DISTINCT_SHARE = 0.25
 DELTA_COLUMNS = ("position",)
 # pyarrow >= 16 writes key-value metadata without the Arrow schema copy.
 _KEY_VALUE_METADATA = hasattr(pq.ParquetWriter, "add_key_value_metadata")
-# Int32 columns dropped from the file (kept as a constant in its metadata) when constant.
-CONSTANT_COLUMNS = STEP_COLUMNS
 
 
 def choose_encodings(table: pa.Table) -> tuple[list[str], dict[str, str]]:
@@ -77,57 +68,6 @@ def _few_distinct(column: pa.ChunkedArray) -> bool:
             if np.isin(bits, known, kind="table" if known[-1] - known[0] < 2**20 else None).all():
                 return True
     return len(np.unique(bits)) <= limit
-
-
-def encode_step_table(table: pa.Table, memory: prediction.EncodingMemory | None = None) -> pa.Table:
-    """The logical step table as stored: predicted floats as residuals, exact ones and constants dropped."""
-    floats = [field.name for field in table.schema if pa.types.is_float32(field.type)]
-    return prediction.encode(table, floats, memory, constant_columns=CONSTANT_COLUMNS)
-
-
-def write_step_file(path: Path, table: pa.Table, *, memory: prediction.EncodingMemory | None = None,
-                    rows_per_row_group: int = ROWS_PER_ROW_GROUP) -> None:
-    """Write atomically (temp name, then rename): a reader never sees half a step.
-
-    `memory` (one per run) remembers the recipes chosen for earlier steps, so most columns are only
-    re-checked rather than searched again.
-    """
-    bounds = _row_group_bounds(table, rows_per_row_group)
-    table = encode_step_table(table, memory)
-    dictionary, explicit = choose_encodings(table)
-    statistics = [name for name in STATISTICS_COLUMNS if name in table.column_names]
-
-    metadata = {k: v for k, v in (table.schema.metadata or {}).items()}
-
-    def write(tmp_path: Path) -> None:
-        # No Arrow schema copy in the footer (~4 KB base64 for 40 columns, the largest part of a
-        # small step's file): every stored type reads back as written without it, and our own
-        # metadata (recipes, column order, per-response terms) goes in as plain key-value pairs.
-        with pq.ParquetWriter(
-            tmp_path, table.schema, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL,
-            use_dictionary=dictionary, column_encoding=explicit, write_statistics=statistics or False,
-            store_schema=not _KEY_VALUE_METADATA,
-        ) as writer:
-            for start, stop in bounds:
-                writer.write_table(table.slice(start, stop - start), row_group_size=max(stop - start, 1))
-            if _KEY_VALUE_METADATA and metadata:
-                writer.add_key_value_metadata(metadata)
-
-    write_atomically(path, write)
-
-
-def _row_group_bounds(table: pa.Table, rows_per_row_group: int) -> list[tuple[int, int]]:
-    if table.num_rows == 0 or "response" not in table.column_names:
-        return [(0, table.num_rows)]
-    response = table.column("response").to_numpy()
-    # Rows are sorted by response: cut at the first response start at or past each multiple.
-    starts = np.flatnonzero(np.r_[True, response[1:] != response[:-1]])
-    edges = [0]
-    for start in starts[1:].tolist():
-        if start - edges[-1] >= rows_per_row_group:
-            edges.append(start)
-    edges.append(len(response))
-    return list(zip(edges[:-1], edges[1:]))
 
 
 def read_step_schema(path: Path) -> pa.Schema:

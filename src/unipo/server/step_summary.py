@@ -224,9 +224,8 @@ def column_stats_of(entry, summary: StepSummary, names: list[str]) -> None:
     """Adds the whole-step stats of token columns `names` (numeric, not computed yet) to summary.stats."""
     missing = [n for n in names if n in summary.extra["numeric"] and n not in summary.stats]
     per_batch = max(1, READ_BATCH_BYTES // max(1, 4 * summary.token_count))
-    ids = summary.rows["response"].tolist()
     for at in range(0, len(missing), per_batch):
-        batch = whole_step_columns(entry, summary.step, missing[at:at + per_batch], ids)
+        batch = whole_step_columns(entry, summary.step, missing[at:at + per_batch])
         for name in missing[at:at + per_batch]:
             summary.stats[name] = column_stats(batch.column(name).to_numpy(zero_copy_only=False))
 
@@ -234,8 +233,7 @@ def column_stats_of(entry, summary: StepSummary, names: list[str]) -> None:
 def build_checks(entry, summary: StepSummary, metrics: dict | None, *, spec=None, whole_rollout=None) -> dict:
     """The §3 checks over the whole step (objective, loss, card relations), results only."""
     responses = response_rows(entry, summary.step)
-    lazy = LazyColumns(entry, summary.step, summary.extra["numeric"], summary.rows["response"].tolist(),
-                       max_bytes=LAZY_CACHE_BYTES)
+    lazy = LazyColumns(entry, summary.step, summary.extra["numeric"], max_bytes=LAZY_CACHE_BYTES)
     try:
         checks = summary_checks(lazy, metrics, spec, summary.rows, summary.rows["token_count"], whole_rollout,
                                 responses)

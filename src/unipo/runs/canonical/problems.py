@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from unipo.errors import UnipoError
+from unipo.importers.problems import kind  # noqa: F401 - one naming of JSON types for every importer
 
 MAX_LISTED = 20
 
@@ -46,10 +47,3 @@ def shown(value: Any) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def kind(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return "a number"
-    return names.get(type(value), type(value).__name__)
